@@ -1,0 +1,326 @@
+"""The `newswire` command line: ingest, search, actors, alerts, workers, beat, API, operations."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from newswire.settings import get_settings
+
+app = typer.Typer(help="News-wire ingestion: feeds -> dedup, language, entities -> search, alerts.",
+                  no_args_is_help=True)
+actors_app = typer.Typer(help="Tracked actors (people, organisations, places).")
+deadletter_app = typer.Typer(help="Dead-lettered articles and batches.")
+app.add_typer(actors_app, name="actors")
+app.add_typer(deadletter_app, name="deadletter")
+console = Console()
+err = Console(stderr=True)
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def _stores() -> tuple[Any, Any]:
+    from newswire.es_store import SearchStore
+    from newswire.redis_store import RedisStore
+
+    settings = get_settings()
+    return (SearchStore.from_settings(settings),
+            RedisStore.from_url(settings.redis_url, settings.index_prefix))
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+@app.command()
+def setup() -> None:
+    """Create the index template, indices and aliases, and load config/actors.yaml."""
+    from pipeline.alerts import parse_actors
+
+    settings = get_settings()
+    store, _ = _stores()
+    store.ensure_indices()
+    count = store.sync_actors(parse_actors(settings.actors_file.read_text(encoding="utf-8")))
+    console.print(f"indices ready under '{settings.index_prefix}-*'; {count} actors loaded")
+
+
+@app.command()
+def ingest(
+    source: Annotated[str, typer.Argument(help="Feed file, folder of feed files, or http(s) URL")],
+    wait: Annotated[bool, typer.Option(help="Wait until the workers have processed it")] = True,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait")] = 600.0,
+) -> None:
+    """Parse feeds from a file, folder or URL and queue their articles for the workers."""
+    from newswire.ingest import articles_from_feed
+    from newswire.polling import poll
+    from pipeline.feedlist import FeedConfig
+    from pipeline.feeds import FeedParseError
+    from workers.tasks import enqueue_articles
+
+    settings = get_settings()
+    articles = []
+    if source.startswith(("http://", "https://")):
+        _, redis_store = _stores()
+        feed_id = source.split("//", 1)[1].split("/", 1)[0]
+        outcome = poll(FeedConfig(id=feed_id, url=source), settings=settings,
+                       redis_store=redis_store)
+        if outcome.error:
+            err.print(f"[red]feed failed:[/red] {outcome.error}")
+            raise typer.Exit(1)
+        articles = outcome.articles
+    else:
+        path = Path(source)
+        if not path.exists():
+            err.print(f"[red]no such file or folder:[/red] {source}")
+            raise typer.Exit(2)
+        files = sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path]
+        for file in files:
+            if file.suffix.lower() not in {".xml", ".rss", ".atom", ".rdf", ".json"}:
+                continue
+            try:
+                found = articles_from_feed(file.read_bytes(), feed_id=file.stem, source=None,
+                                           settings=settings)
+            except FeedParseError as exc:
+                err.print(f"[yellow]skipped {file}:[/yellow] {exc}")
+                continue
+            console.print(f"{file}: {len(found)} entries")
+            articles.extend(found)
+    results = enqueue_articles(articles)
+    console.print(f"queued {len(articles)} articles in {len(results)} batches")
+    if not wait or not results:
+        return
+    totals: dict[str, int] = {}
+    deadline = time.monotonic() + timeout
+    with Progress(TextColumn("processing"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=err) as progress:
+        bar = progress.add_task("batches", total=len(results))
+        pending = list(results)
+        while pending:
+            if time.monotonic() > deadline:
+                err.print(f"[red]timed out with {len(pending)} batches pending[/red]")
+                raise typer.Exit(1)
+            still = []
+            for result in pending:
+                if result.ready():
+                    for key, value in (result.get(propagate=False) or {}).items():
+                        if isinstance(value, int):
+                            totals[key] = totals.get(key, 0) + value
+                    progress.advance(bar)
+                else:
+                    still.append(result)
+            pending = still
+            time.sleep(0.2)
+    console.print("processed: " + ", ".join(f"{k}={v}" for k, v in sorted(totals.items())))
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="Words, \"phrases\", -exclusions, a|b")] = "",
+    source: Annotated[list[str] | None, typer.Option(help="Filter: source")] = None,
+    language: Annotated[list[str] | None, typer.Option(help="Filter: language code")] = None,
+    person: Annotated[list[str] | None, typer.Option(help="Filter: person")] = None,
+    organisation: Annotated[list[str] | None, typer.Option(help="Filter: organisation")] = None,
+    place: Annotated[list[str] | None, typer.Option(help="Filter: place")] = None,
+    category: Annotated[list[str] | None, typer.Option(help="Filter: category")] = None,
+    date_from: Annotated[str | None, typer.Option("--from", help="From date, e.g. 2025-03-01")] = None,
+    date_to: Annotated[str | None, typer.Option("--to", help="To date (inclusive)")] = None,
+    size: Annotated[int, typer.Option(help="Hits per page")] = 10,
+    page: Annotated[int, typer.Option(help="Page number")] = 1,
+    sort: Annotated[str, typer.Option(help="relevance | newest")] = "relevance",
+    as_json: JsonFlag = False,
+) -> None:
+    """Full-text search with highlights and facet counts."""
+    from pipeline.search import InvalidSearch, SearchRequest, build_search_body, parse_search_response
+
+    filters = {name: tuple(values) for name, values in {
+        "source": source, "language": language, "person": person,
+        "organisation": organisation, "place": place, "category": category,
+    }.items() if values}
+    request = SearchRequest(query=query, filters=filters, date_from=date_from, date_to=date_to,
+                            page=page, size=size, sort=sort)
+    try:
+        body = build_search_body(request)
+    except InvalidSearch as exc:
+        err.print(f"[red]invalid search:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    store, _ = _stores()
+    result = parse_search_response(store.search(body))
+    if as_json:
+        _print_json(asdict(result))
+        return
+    console.print(f"[bold]{result.total}[/bold] stories match")
+    for hit in result.hits:
+        console.print(f"\n[bold]{hit.title}[/bold]  [dim]{hit.source} · {hit.published_at[:16]} · "
+                      f"{hit.language} · {hit.doc_id}[/dim]")
+        for fragment in hit.highlights.get("body", [])[:2]:
+            console.print("  … " + fragment.replace("<mark>", "[reverse]")
+                          .replace("</mark>", "[/reverse]") + " …", highlight=False)
+    for name, buckets in result.facets.items():
+        if buckets:
+            console.print(f"\n[bold]{name}[/bold]: " + ", ".join(f"{k} ({n})" for k, n in buckets))
+    if result.histogram:
+        console.print("\n[bold]by day[/bold]: " + ", ".join(f"{d} ({n})" for d, n in result.histogram))
+
+
+@actors_app.command("list")
+def actors_list(as_json: JsonFlag = False) -> None:
+    """List tracked actors as stored in Elasticsearch."""
+    store, _ = _stores()
+    actors = store.actors()
+    if as_json:
+        _print_json([{k: v for k, v in a.items() if k != "query"} for a in actors])
+        return
+    table = Table("id", "name", "type", "aliases")
+    for actor in actors:
+        table.add_row(actor["id"], actor["name"], actor["type"], ", ".join(actor["aliases"]))
+    console.print(table)
+
+
+@actors_app.command("sync")
+def actors_sync(
+    path: Annotated[Path | None, typer.Argument(help="Actors YAML (default config/actors.yaml)")] = None,
+) -> None:
+    """Load tracked actors from YAML into Elasticsearch (removing ones no longer listed)."""
+    from pipeline.alerts import ActorConfigError, parse_actors
+
+    settings = get_settings()
+    try:
+        actors = parse_actors((path or settings.actors_file).read_text(encoding="utf-8"))
+    except ActorConfigError as exc:
+        err.print(f"[red]invalid actors file:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    store, _ = _stores()
+    console.print(f"{store.sync_actors(actors)} actors loaded")
+
+
+@app.command()
+def alerts(
+    actor: Annotated[str | None, typer.Option(help="Only this actor id")] = None,
+    size: Annotated[int, typer.Option(help="How many")] = 50,
+    as_json: JsonFlag = False,
+) -> None:
+    """List alerts: articles that mention a tracked actor, newest first."""
+    store, _ = _stores()
+    rows = store.alerts(actor_id=actor, size=size)
+    if as_json:
+        _print_json(rows)
+        return
+    table = Table("actor", "published", "source", "title")
+    for row in rows:
+        table.add_row(row["actor_name"], (row.get("published_at") or "")[:16],
+                      row.get("source") or "", row["title"])
+    console.print(table)
+
+
+@deadletter_app.command("list")
+def deadletter_list(
+    limit: Annotated[int, typer.Option(help="How many")] = 20, as_json: JsonFlag = False
+) -> None:
+    """Show dead-lettered payloads with their reasons."""
+    _, redis_store = _stores()
+    rows = redis_store.dead_letters(limit)
+    if as_json:
+        _print_json(rows)
+        return
+    table = Table("kind", "when", "reason")
+    for row in rows:
+        table.add_row(row["kind"], time.strftime("%Y-%m-%d %H:%M", time.gmtime(row["at"])),
+                      row["reason"])
+    console.print(table)
+
+
+@deadletter_app.command("replay")
+def deadletter_replay(limit: Annotated[int, typer.Option(help="How many")] = 100) -> None:
+    """Queue dead-lettered articles again (after a fix); they are removed from the list."""
+    from pipeline.models import Article
+    from workers.tasks import enqueue_articles
+
+    _, redis_store = _stores()
+    articles = []
+    for row in redis_store.pop_dead_letters(limit):
+        payload = row["payload"]
+        items = payload if isinstance(payload, list) else [payload]
+        articles.extend(Article.from_dict(item) for item in items)
+    enqueue_articles(articles)
+    console.print(f"requeued {len(articles)} articles")
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[int, typer.Option(help="Worker processes")] = 2,
+    loglevel: Annotated[str, typer.Option(help="Celery log level")] = "INFO",
+) -> None:
+    """Run a Celery worker (prefork) consuming the newswire queue."""
+    settings = get_settings()
+    _exec_celery(["worker", "--pool", "prefork", "--concurrency", str(concurrency),
+                  "--queues", settings.queue, "--loglevel", loglevel, "--without-gossip",
+                  "--without-mingle"])
+
+
+@app.command()
+def beat(
+    schedule: Annotated[Path, typer.Option(help="Beat state file")] = Path(".runtime/celerybeat"),
+) -> None:
+    """Run the Celery beat scheduler that polls config/feeds.yaml."""
+    schedule.parent.mkdir(parents=True, exist_ok=True)
+    _exec_celery(["beat", "--schedule", str(schedule), "--loglevel", "INFO"])
+
+
+def _exec_celery(args: list[str]) -> None:
+    settings = get_settings()
+    if settings.metrics_dir:
+        settings.metrics_dir.mkdir(parents=True, exist_ok=True)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(settings.metrics_dir)
+    os.execvp(sys.executable, [sys.executable, "-m", "celery", "-A", "workers.celery_app", *args])  # noqa: S606
+
+
+@app.command()
+def api(
+    host: Annotated[str | None, typer.Option(help="Bind address")] = None,
+    port: Annotated[int | None, typer.Option(help="Port")] = None,
+) -> None:
+    """Run the HTTP API (OpenAPI docs at /docs)."""
+    import uvicorn
+
+    settings = get_settings()
+    uvicorn.run("newswire.api:app", host=host or settings.api_host,
+                port=port or settings.api_port, log_config=None)
+
+
+@app.command()
+def status(as_json: JsonFlag = False) -> None:
+    """Health of Elasticsearch, Redis, the queue, dead letters and feeds."""
+    settings = get_settings()
+    store, redis_store = _stores()
+    info: dict[str, Any] = {
+        "elasticsearch": store.es.cluster.health()["status"],
+        "articles": store.count(),
+        "queue_length": redis_store.client.llen(settings.queue),
+        "dead_letters": redis_store.dead_letter_count(),
+        "feeds": {f: redis_store.feed_state(f) for f in redis_store.known_feeds()},
+    }
+    if as_json:
+        _print_json(info)
+        return
+    for key, value in info.items():
+        if key != "feeds":
+            console.print(f"{key}: {value}")
+    table = Table("feed", "last status", "entries", "errors", "last error")
+    for feed_id, state in info["feeds"].items():
+        table.add_row(feed_id, state.get("last_status", ""), state.get("last_entries", ""),
+                      state.get("consecutive_errors", "0"), state.get("last_error", ""))
+    console.print(table)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

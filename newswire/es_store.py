@@ -1,0 +1,208 @@
+"""Elasticsearch access: index setup from config/elasticsearch, bulk writes, search, alerts."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from elasticsearch import ApiError, Elasticsearch, NotFoundError, helpers
+
+from newswire.settings import Settings
+from pipeline.alerts import Actor, actor_query, batch_match_query, matches_from_response
+
+
+def load_mapping_file(path: Path) -> dict[str, Any]:
+    """A mapping file from config/elasticsearch without its human-only `_comment` keys."""
+    document: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    document.pop("_comment", None)
+    return document
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    """Per-document outcome of a create-only bulk write."""
+
+    created: list[str]
+    existed: list[str]
+    failed: dict[str, str]
+
+
+class SearchStore:
+    """Every index the project uses, addressed through aliases and names built from settings."""
+
+    def __init__(self, es: Elasticsearch, settings: Settings) -> None:
+        self.es = es
+        self.settings = settings
+        self._articles_template = load_mapping_file(settings.mappings_dir / "articles.json")
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SearchStore:
+        client = Elasticsearch(settings.es_url, request_timeout=30, retry_on_timeout=True)
+        return cls(client, settings)
+
+    @property
+    def article_fields(self) -> frozenset[str]:
+        """Top-level fields the mapping declares; documents may carry nothing else."""
+        return frozenset(self._articles_template["template"]["mappings"]["properties"])
+
+    @property
+    def template_version(self) -> int:
+        return int(self._articles_template["version"])
+
+    # -- setup --------------------------------------------------------------------------
+    def ensure_indices(self) -> None:
+        """Create the template, the versioned articles index behind its alias, actors, alerts."""
+        alias = self.settings.articles_alias
+        self.es.indices.put_index_template(
+            name=alias,
+            index_patterns=[f"{alias}-v*"],
+            template=self._articles_template["template"],
+            version=self.template_version,
+            priority=100,
+            meta={"managed_by": "newswire"},
+        )
+        if not self.es.indices.exists_alias(name=alias):
+            index = f"{alias}-v{self.template_version}"
+            try:
+                self.es.indices.create(
+                    index=index, aliases={alias: {"is_write_index": True}}
+                )
+            except ApiError as exc:
+                if exc.error != "resource_already_exists_exception":
+                    raise
+        for name, file_name in (
+            (self.settings.actors_index, "actors.json"),
+            (self.settings.alerts_index, "alerts.json"),
+        ):
+            if not self.es.indices.exists(index=name):
+                mapping = load_mapping_file(self.settings.mappings_dir / file_name)
+                try:
+                    self.es.indices.create(
+                        index=name,
+                        mappings=mapping["mappings"],
+                        settings={"number_of_shards": 1, "number_of_replicas": 0},
+                    )
+                except ApiError as exc:
+                    if exc.error != "resource_already_exists_exception":
+                        raise
+
+    def drop_all(self) -> None:
+        """Delete every index under the prefix (tests and `newswire reset`)."""
+        self.es.indices.delete(index=f"{self.settings.index_prefix}-*", ignore_unavailable=True)
+        self.es.indices.delete_index_template(
+            name=self.settings.articles_alias, ignore=[404]
+        )
+
+    # -- articles -----------------------------------------------------------------------
+    def create_articles(self, documents: Sequence[dict[str, Any]]) -> WriteResult:
+        """Create-only bulk write keyed by doc_id: a conflict means "already have it"."""
+        actions = (
+            {"_op_type": "create", "_index": self.settings.articles_alias,
+             "_id": doc["doc_id"], "_source": doc}
+            for doc in documents
+        )
+        created: list[str] = []
+        existed: list[str] = []
+        failed: dict[str, str] = {}
+        for ok, item in helpers.streaming_bulk(
+            self.es, actions, raise_on_error=False, raise_on_exception=True,
+            max_retries=3, initial_backoff=1,
+        ):
+            info = item["create"]
+            if ok:
+                created.append(info["_id"])
+            elif info.get("status") == 409:
+                existed.append(info["_id"])
+            else:
+                error = info.get("error", {})
+                failed[info["_id"]] = f"{error.get('type')}: {error.get('reason')}"
+        return WriteResult(created=created, existed=existed, failed=failed)
+
+    def get_article(self, doc_id: str) -> dict[str, Any] | None:
+        try:
+            response = self.es.get(index=self.settings.articles_alias, id=doc_id)
+        except NotFoundError:
+            return None
+        source: dict[str, Any] = response["_source"]
+        return source
+
+    def search(self, body: dict[str, Any]) -> dict[str, Any]:
+        return dict(self.es.search(index=self.settings.articles_alias, body=body))
+
+    def count(self) -> int:
+        return int(self.es.count(index=self.settings.articles_alias)["count"])
+
+    def refresh(self) -> None:
+        self.es.indices.refresh(index=f"{self.settings.index_prefix}-*")
+
+    # -- actors and alerts --------------------------------------------------------------
+    def sync_actors(self, actors: Iterable[Actor]) -> int:
+        """Store each actor with its query; actors no longer listed are removed."""
+        now = datetime.now(UTC).isoformat()
+        actors = list(actors)
+        actions: list[dict[str, Any]] = [
+            {"_op_type": "index", "_index": self.settings.actors_index, "_id": a.id,
+             "_source": {"id": a.id, "name": a.name, "type": a.type,
+                         "aliases": list(a.aliases), "query": actor_query(a), "updated_at": now}}
+            for a in actors
+        ]
+        helpers.bulk(self.es, actions, refresh="wait_for")
+        self.es.delete_by_query(
+            index=self.settings.actors_index,
+            query={"bool": {"must_not": {"ids": {"values": [a.id for a in actors]}}}},
+            refresh=True,
+        )
+        return len(actors)
+
+    def actors(self) -> list[dict[str, Any]]:
+        response = self.es.search(
+            index=self.settings.actors_index, size=10_000, sort=[{"id": "asc"}]
+        )
+        return [hit["_source"] for hit in response["hits"]["hits"]]
+
+    def match_alerts(self, doc_ids: Sequence[str]) -> int:
+        """Run every actor's query over `doc_ids` and record each match once; returns new ones."""
+        if not doc_ids:
+            return 0
+        actors = {a["id"]: a for a in self.actors()}
+        if not actors:
+            return 0
+        body = batch_match_query({k: a["query"] for k, a in actors.items()}, doc_ids)
+        # The batch was just written: refresh so the search sees it (cheap on one small index).
+        self.es.indices.refresh(index=self.settings.articles_alias)
+        response = self.es.search(index=self.settings.articles_alias, body=body)
+        now = datetime.now(UTC).isoformat()
+        actions = []
+        for actor_id, article in matches_from_response(response["hits"]["hits"]):
+            alert_id = hashlib.blake2b(
+                f"{actor_id}\0{article['doc_id']}".encode(), digest_size=16
+            ).hexdigest()
+            actions.append({
+                "_op_type": "create", "_index": self.settings.alerts_index, "_id": alert_id,
+                "_source": {
+                    "actor_id": actor_id, "actor_name": actors[actor_id]["name"],
+                    "doc_id": article["doc_id"], "title": article.get("title", ""),
+                    "source": article.get("source"), "url": article.get("url"),
+                    "published_at": article.get("published_at"), "matched_at": now,
+                },
+            })
+        created = 0
+        for ok, item in helpers.streaming_bulk(self.es, actions, raise_on_error=False):
+            if ok:
+                created += 1
+            elif item["create"].get("status") != 409:
+                raise RuntimeError(f"alert write failed: {item['create'].get('error')}")
+        return created
+
+    def alerts(self, actor_id: str | None = None, size: int = 50) -> list[dict[str, Any]]:
+        query: dict[str, Any] = {"term": {"actor_id": actor_id}} if actor_id else {"match_all": {}}
+        response = self.es.search(
+            index=self.settings.alerts_index, query=query, size=size,
+            sort=[{"matched_at": "desc"}, {"published_at": "desc"}],
+        )
+        return [{"id": h["_id"], **h["_source"]} for h in response["hits"]["hits"]]

@@ -1,0 +1,189 @@
+"""The ingest service: runs the pipeline stages over a batch and writes the results.
+
+Celery tasks, the CLI and the benchmark call these functions; they hold no Celery code.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+
+from newswire.es_store import SearchStore
+from newswire.fetch import FetchResult, fetch_feed
+from newswire.metrics import ALERTS, ARTICLES, FEED_ENTRIES, STAGE_SECONDS
+from newswire.redis_store import RedisStore
+from newswire.settings import Settings
+from pipeline.dedup import dedup_keys
+from pipeline.document import build_document
+from pipeline.entities import extract_entities
+from pipeline.feeds import parse_feed
+from pipeline.language import detect_language
+from pipeline.models import Article
+from pipeline.normalise import normalise_entry
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(slots=True)
+class BatchReport:
+    """What happened to each article of a batch."""
+
+    indexed: list[str] = field(default_factory=list)
+    existing: list[str] = field(default_factory=list)
+    duplicates: dict[str, str] = field(default_factory=dict)
+    dead_letters: dict[str, str] = field(default_factory=dict)
+    alerts: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "indexed": len(self.indexed),
+            "existing": len(self.existing),
+            "duplicates": len(self.duplicates),
+            "dead_letters": len(self.dead_letters),
+            "alerts": self.alerts,
+        }
+
+
+@contextmanager
+def _timed(stage: str) -> Iterator[None]:
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        STAGE_SECONDS.labels(stage).observe(time.perf_counter() - start)
+
+
+def articles_from_feed(
+    content: bytes, *, feed_id: str, source: str | None, settings: Settings
+) -> list[Article]:
+    """Parse and normalise one feed document."""
+    with _timed("parse"):
+        parsed = parse_feed(
+            content, feed_id=feed_id, source_name=source, max_entries=settings.max_entries_per_feed
+        )
+    FEED_ENTRIES.inc(len(parsed.entries))
+    now = datetime.now(UTC)
+    with _timed("normalise"):
+        return [normalise_entry(entry, fetched_at=now) for entry in parsed.entries]
+
+
+def fetch(url: str, settings: Settings, state: dict[str, str]) -> FetchResult:
+    """Fetch a feed with the safety limits and conditional-GET validators from settings/state."""
+    with _timed("fetch"):
+        return fetch_feed(
+            url,
+            allowed=settings.allowed_networks,
+            timeout=settings.fetch_timeout_seconds,
+            max_bytes=settings.max_feed_bytes,
+            max_redirects=settings.max_redirects,
+            user_agent=settings.user_agent,
+            etag=state.get("etag"),
+            last_modified=state.get("last_modified"),
+        )
+
+
+def process_batch(
+    articles: Sequence[Article], *, store: SearchStore, redis_store: RedisStore, settings: Settings
+) -> BatchReport:
+    """Dedup, enrich, index and alert a batch; safe to run again on the same batch.
+
+    Raises only on infrastructure errors (Redis/Elasticsearch unreachable), which the caller
+    retries; a bad article is dead-lettered with its reason and the rest go on.
+    """
+    report = BatchReport()
+    with _timed("dedup"):
+        keys = [dedup_keys(a) for a in articles]
+        claims = redis_store.claim(keys, ttl_seconds=settings.dedup_ttl_days * 86_400)
+    fresh: list[tuple[Article, Any]] = []
+    for article, key, claim in zip(articles, keys, claims, strict=True):
+        if claim.is_duplicate:
+            report.duplicates[key.doc_id] = claim.owner
+        else:
+            fresh.append((article, key))
+
+    with _timed("language"):
+        languages = [
+            detect_language(a.title, a.body, min_confidence=settings.language_min_confidence)
+            for a, _ in fresh
+        ]
+    with _timed("entities"):
+        entities = extract_entities(
+            (lang.code, f"{a.title}\n\n{a.body}") for (a, _), lang in zip(fresh, languages, strict=True)
+        )
+    now = datetime.now(UTC)
+    allowed = store.article_fields
+    documents = []
+    with _timed("document"):
+        for (article, key), lang, ents in zip(fresh, languages, entities, strict=True):
+            doc = build_document(
+                article, keys=key, language=lang, entities=ents,
+                working_languages=settings.working_language_set, indexed_at=now,
+            )
+            unknown = set(doc) - allowed
+            if unknown:  # a code/mapping mismatch: keep the article rather than lose it
+                report.dead_letters[key.doc_id] = f"fields not in mapping: {sorted(unknown)}"
+                redis_store.dead_letter("article", report.dead_letters[key.doc_id], article.to_dict())
+                continue
+            documents.append((article, doc))
+    with _timed("index"):
+        result = store.create_articles([doc for _, doc in documents])
+    report.indexed, report.existing = result.created, result.existed
+    for article, doc in documents:
+        reason = result.failed.get(doc["doc_id"])
+        if reason:
+            report.dead_letters[doc["doc_id"]] = reason
+            redis_store.dead_letter("article", reason, article.to_dict())
+    with _timed("alerts"):
+        # Existing ones too: a crash between indexing and alerting must not lose their alerts.
+        report.alerts = store.match_alerts([*result.created, *result.existed])
+    ARTICLES.labels("indexed").inc(len(report.indexed))
+    ARTICLES.labels("existing").inc(len(report.existing))
+    ARTICLES.labels("duplicate").inc(len(report.duplicates))
+    ARTICLES.labels("dead_letter").inc(len(report.dead_letters))
+    ALERTS.inc(report.alerts)
+    log.info("batch processed", **report.as_dict())
+    return report
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Errors worth retrying the whole batch for: the stores are unreachable or overloaded."""
+    import elasticsearch
+    import redis
+
+    if isinstance(exc, redis.ConnectionError | redis.TimeoutError | redis.BusyLoadingError):
+        return True
+    if isinstance(exc, elasticsearch.ConnectionError | elasticsearch.ConnectionTimeout):
+        return True
+    return isinstance(exc, elasticsearch.ApiError) and exc.status_code in {429, 502, 503, 504}
+
+
+def process_isolating(
+    articles: Sequence[Article], *, store: SearchStore, redis_store: RedisStore, settings: Settings
+) -> BatchReport:
+    """process_batch, but an article that breaks the batch is found and dead-lettered alone."""
+    try:
+        return process_batch(articles, store=store, redis_store=redis_store, settings=settings)
+    except Exception as exc:
+        if is_transient(exc):
+            raise
+        if len(articles) == 1:
+            reason = f"{type(exc).__name__}: {exc}"
+            log.warning("article dead-lettered", reason=reason, url=articles[0].original_url)
+            redis_store.dead_letter("article", reason, articles[0].to_dict())
+            ARTICLES.labels("dead_letter").inc()
+            return BatchReport(dead_letters={articles[0].original_url or "?": reason})
+    merged = BatchReport()
+    for article in articles:
+        part = process_isolating([article], store=store, redis_store=redis_store, settings=settings)
+        merged.indexed += part.indexed
+        merged.existing += part.existing
+        merged.duplicates.update(part.duplicates)
+        merged.dead_letters.update(part.dead_letters)
+        merged.alerts += part.alerts
+    return merged

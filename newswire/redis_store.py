@@ -1,0 +1,110 @@
+"""Redis state: atomic exact-dedup claims, feed poll records and the dead-letter queue."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+from pipeline.models import DedupKeys
+
+# KEYS: the article's dedup keys; ARGV: doc id, ttl seconds. Returns the id that owns the keys.
+# In one script so that two workers racing on the same story cannot both become its owner.
+_CLAIM_SCRIPT = """
+local owner = false
+for i, key in ipairs(KEYS) do
+  local current = redis.call('GET', key)
+  if current then owner = current break end
+end
+if not owner then owner = ARGV[1] end
+if owner == ARGV[1] then
+  for i, key in ipairs(KEYS) do
+    redis.call('SET', key, owner, 'EX', tonumber(ARGV[2]), 'NX')
+  end
+end
+return owner
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """Outcome of claiming an article's dedup keys: is it ours to index, or a duplicate of?"""
+
+    doc_id: str
+    owner: str
+
+    @property
+    def is_duplicate(self) -> bool:
+        return self.owner != self.doc_id
+
+
+class RedisStore:
+    """All of the project's Redis keys live behind this class, under one prefix."""
+
+    def __init__(self, client: redis.Redis, prefix: str) -> None:
+        self.client = client
+        self.prefix = prefix
+        self._claim = client.register_script(_CLAIM_SCRIPT)
+
+    @classmethod
+    def from_url(cls, url: str, prefix: str) -> RedisStore:
+        return cls(redis.Redis.from_url(url, decode_responses=True), prefix)
+
+    def _key(self, *parts: str) -> str:
+        return ":".join((self.prefix, *parts))
+
+    def claim(self, batch: Sequence[DedupKeys], ttl_seconds: int) -> list[Claim]:
+        """Claim every article's keys in one round trip; a retry of the same article re-owns."""
+        pipe = self.client.pipeline(transaction=False)
+        for keys in batch:
+            self._claim(
+                keys=[self._key("seen", k) for k in keys.keys],
+                args=[keys.doc_id, ttl_seconds],
+                client=pipe,
+            )
+        owners = pipe.execute()
+        return [Claim(doc_id=k.doc_id, owner=str(o)) for k, o in zip(batch, owners, strict=True)]
+
+    # -- dead letters -------------------------------------------------------------------
+    def dead_letter(self, kind: str, reason: str, payload: Any) -> None:
+        """Keep a payload that cannot be processed, with why, for inspection and replay."""
+        record = {"kind": kind, "reason": reason, "at": time.time(), "payload": payload}
+        self.client.rpush(self._key("deadletter"), json.dumps(record, ensure_ascii=False))
+
+    def dead_letters(self, limit: int = 100) -> list[dict[str, Any]]:
+        raw = self.client.lrange(self._key("deadletter"), 0, limit - 1)
+        return [json.loads(item) for item in raw]
+
+    def pop_dead_letters(self, limit: int) -> list[dict[str, Any]]:
+        raw = self.client.lpop(self._key("deadletter"), limit) or []
+        return [json.loads(item) for item in raw]
+
+    def dead_letter_count(self) -> int:
+        return int(self.client.llen(self._key("deadletter")))
+
+    # -- feed state ---------------------------------------------------------------------
+    def feed_state(self, feed_id: str) -> dict[str, str]:
+        return dict(self.client.hgetall(self._key("feed", feed_id)))
+
+    def record_poll(self, feed_id: str, **fields: str | int | float | None) -> None:
+        """Store the outcome of a poll on the feed; None clears a field."""
+        key = self._key("feed", feed_id)
+        to_set = {k: str(v) for k, v in fields.items() if v is not None}
+        to_clear = [k for k, v in fields.items() if v is None]
+        pipe = self.client.pipeline()
+        if to_set:
+            pipe.hset(key, mapping=to_set)
+        if to_clear:
+            pipe.hdel(key, *to_clear)
+        pipe.sadd(self._key("feeds"), feed_id)
+        pipe.execute()
+
+    def increment_feed_errors(self, feed_id: str) -> int:
+        return int(self.client.hincrby(self._key("feed", feed_id), "consecutive_errors", 1))
+
+    def known_feeds(self) -> list[str]:
+        return sorted(self.client.smembers(self._key("feeds")))

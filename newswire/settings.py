@@ -1,0 +1,93 @@
+"""The one settings object, read from NEWSWIRE_* environment variables (nothing else reads env)."""
+
+from __future__ import annotations
+
+import ipaddress
+from functools import cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Every knob of the system; the README's configuration table is generated from this."""
+
+    model_config = SettingsConfigDict(env_prefix="NEWSWIRE_", frozen=True)
+
+    es_url: str = Field("http://127.0.0.1:9280", description="Elasticsearch URL")
+    redis_url: str = Field("redis://127.0.0.1:6380/0", description="Redis: broker, dedup state")
+    index_prefix: str = Field("newswire", description="Prefix of every index and Redis key")
+    queue: str = Field("newswire", description="Celery queue the workers consume")
+    config_dir: Path = Field(REPO_ROOT / "config", description="Folder of feeds/actors/mappings")
+    working_languages: str = Field("en", description="Languages the newsroom reads (comma list)")
+    language_min_confidence: float = Field(0.5, description="Below this a language is 'und'")
+    batch_size: int = Field(16, ge=1, le=500, description="Articles per processing task")
+    dedup_ttl_days: int = Field(90, ge=1, description="How long an exact-dup key is remembered")
+    poll_interval_seconds: int = Field(300, ge=10, description="Beat: how often feeds are polled")
+    fetch_timeout_seconds: float = Field(20.0, gt=0, description="Feed fetch timeout")
+    max_feed_bytes: int = Field(15 * 1024 * 1024, description="Largest feed body accepted")
+    max_redirects: int = Field(5, ge=0, description="Redirect hops followed per fetch")
+    max_entries_per_feed: int = Field(500, ge=1, description="Entries taken from one document")
+    user_agent: str = Field(
+        "newswire/0.1 (+https://github.com/newswire/newswire)", description="HTTP User-Agent"
+    )
+    feed_allow_networks: str = Field(
+        "", description="CIDRs a feed URL may resolve to despite being private/loopback"
+    )
+    admin_token: str | None = Field(None, description="Bearer token for /admin; unset disables")
+    api_host: str = Field("127.0.0.1", description="API bind address")
+    api_port: int = Field(8000, description="API port")
+    worker_metrics_port: int = Field(9808, description="Worker Prometheus port (0 disables)")
+    metrics_dir: Path | None = Field(None, description="prometheus multiprocess dir for workers")
+    log_level: str = Field("INFO", description="Log level")
+    log_format: str = Field("auto", description="json | console | auto (console on a tty)")
+    task_max_retries: int = Field(5, ge=0, description="Retries of a transient task failure")
+
+    @field_validator("feed_allow_networks")
+    @classmethod
+    def _valid_networks(cls, value: str) -> str:
+        for part in filter(None, (p.strip() for p in value.split(","))):
+            ipaddress.ip_network(part, strict=False)
+        return value
+
+    @property
+    def allowed_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        parts = filter(None, (p.strip() for p in self.feed_allow_networks.split(",")))
+        return tuple(ipaddress.ip_network(p, strict=False) for p in parts)
+
+    @property
+    def working_language_set(self) -> frozenset[str]:
+        return frozenset(x.strip() for x in self.working_languages.split(",") if x.strip())
+
+    @property
+    def articles_alias(self) -> str:
+        return f"{self.index_prefix}-articles"
+
+    @property
+    def actors_index(self) -> str:
+        return f"{self.index_prefix}-actors"
+
+    @property
+    def alerts_index(self) -> str:
+        return f"{self.index_prefix}-alerts"
+
+    @property
+    def feeds_file(self) -> Path:
+        return self.config_dir / "feeds.yaml"
+
+    @property
+    def actors_file(self) -> Path:
+        return self.config_dir / "actors.yaml"
+
+    @property
+    def mappings_dir(self) -> Path:
+        return self.config_dir / "elasticsearch"
+
+
+@cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()

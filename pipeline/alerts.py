@@ -1,0 +1,120 @@
+"""Alert stage: tracked actors (canonical name + aliases) as queries, and matching results."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+ACTOR_TYPES = frozenset({"person", "organisation", "place"})
+# Neutral fields match any spelling exactly; content_* (stemmed per language) also match
+# possessives and inflections: "Putin's", "Путина".
+MATCH_FIELDS = ("title", "body", "content_*")
+_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+
+
+class ActorConfigError(ValueError):
+    """The actors file is malformed; the message names the entry and the problem."""
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """A tracked person, organisation or place, with every spelling that should match it."""
+
+    id: str
+    name: str
+    type: str
+    aliases: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        unique: dict[str, str] = {}
+        for name in (self.name, *self.aliases):
+            key = unicodedata.normalize("NFC", name).casefold()
+            unique.setdefault(key, name)
+        return tuple(unique.values())
+
+
+def parse_actors(text: str) -> list[Actor]:
+    """Read actors from YAML (a list under `actors:`), validating ids, types and names."""
+    document = yaml.safe_load(text) or {}
+    entries = document.get("actors") if isinstance(document, dict) else None
+    if not isinstance(entries, list):
+        raise ActorConfigError("expected a top-level 'actors:' list")
+    actors: list[Actor] = []
+    seen: set[str] = set()
+    for position, entry in enumerate(entries, start=1):
+        if not isinstance(entry, dict):
+            raise ActorConfigError(f"entry {position}: expected a mapping")
+        actor_id = str(entry.get("id", ""))
+        if not _ID.match(actor_id):
+            raise ActorConfigError(f"entry {position}: id {actor_id!r} must match {_ID.pattern}")
+        if actor_id in seen:
+            raise ActorConfigError(f"entry {position}: duplicate id {actor_id!r}")
+        seen.add(actor_id)
+        kind = str(entry.get("type", ""))
+        if kind not in ACTOR_TYPES:
+            raise ActorConfigError(f"{actor_id}: type must be one of {sorted(ACTOR_TYPES)}")
+        name = str(entry.get("name", "")).strip()
+        if not name:
+            raise ActorConfigError(f"{actor_id}: name is required")
+        aliases = entry.get("aliases") or []
+        if not isinstance(aliases, list):
+            raise ActorConfigError(f"{actor_id}: aliases must be a list")
+        actors.append(
+            Actor(
+                id=actor_id,
+                name=name,
+                type=kind,
+                aliases=tuple(str(a).strip() for a in aliases if str(a).strip()),
+            )
+        )
+    return actors
+
+
+def actor_query(actor: Actor) -> dict[str, Any]:
+    """The query that finds an article mentioning the actor by any of its names."""
+    return {
+        "bool": {
+            "should": [
+                {"multi_match": {"query": name, "type": "phrase", "fields": list(MATCH_FIELDS)}}
+                for name in actor.names
+            ],
+            "minimum_should_match": 1,
+        }
+    }
+
+
+def batch_match_query(queries: dict[str, dict[str, Any]], doc_ids: Sequence[str]) -> dict[str, Any]:
+    """One search that tells, for each of `doc_ids`, which actors' queries match it.
+
+    Each actor query is a named clause, so a hit's `matched_queries` lists the actors it
+    mentions: a reverse search over the new batch in a single round trip.
+    """
+    return {
+        "query": {
+            "bool": {
+                "filter": [{"ids": {"values": list(doc_ids)}}],
+                "should": [
+                    {"bool": {"must": [query], "_name": actor_id}}
+                    for actor_id, query in queries.items()
+                ],
+                "minimum_should_match": 1,
+            }
+        },
+        "_source": ["doc_id", "title", "source", "published_at", "url"],
+        "size": len(doc_ids),
+    }
+
+
+def matches_from_response(hits: Iterable[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+    """(actor id, article source) for every named clause that matched in a search response."""
+    pairs: list[tuple[str, dict[str, Any]]] = []
+    for hit in hits:
+        for actor_id in sorted(hit.get("matched_queries", [])):
+            pairs.append((actor_id, {"doc_id": hit["_id"], **hit.get("_source", {})}))
+    return pairs

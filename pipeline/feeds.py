@@ -1,0 +1,156 @@
+"""Parse stage: feed bytes (RSS 0.9x/1.0/2.0, Atom, JSON Feed 1.x) -> FeedEntry records."""
+
+from __future__ import annotations
+
+import calendar
+import json
+import time
+from datetime import UTC, datetime
+from typing import Any
+from xml.etree.ElementTree import ParseError
+
+import defusedxml
+import defusedxml.ElementTree
+import feedparser
+
+from pipeline.models import FeedEntry, ParsedFeed
+
+
+class FeedParseError(ValueError):
+    """The document is not a usable feed; the message says why, for the feed's error record."""
+
+
+def parse_feed(
+    content: bytes,
+    *,
+    feed_id: str,
+    source_name: str | None = None,
+    max_entries: int = 500,
+) -> ParsedFeed:
+    """Parse one feed document; raise FeedParseError when it is unsafe or not a feed."""
+    if not content.strip():
+        raise FeedParseError("empty document")
+    if content.lstrip()[:1] == b"{":
+        return _parse_json_feed(content, feed_id=feed_id, source_name=source_name, limit=max_entries)
+    _refuse_xml_entities(content)
+    parsed = feedparser.parse(content, sanitize_html=False, resolve_relative_uris=True)
+    version = parsed.get("version") or ""
+    if not version:
+        reason = parsed.get("bozo_exception") or "no RSS, Atom or RDF root element"
+        raise FeedParseError(f"not a feed: {reason}")
+    meta = parsed.get("feed", {})
+    source = source_name or meta.get("title") or feed_id
+    entries = tuple(
+        _entry_from_feedparser(raw, feed_id=feed_id, source=source, language=meta.get("language"))
+        for raw in parsed.entries[:max_entries]
+    )
+    return ParsedFeed(
+        title=meta.get("title", ""),
+        link=meta.get("link"),
+        language=meta.get("language"),
+        entries=entries,
+        format=version,
+    )
+
+
+def _refuse_xml_entities(content: bytes) -> None:
+    # feedparser hands the document to expat, which expands internal entities; a few kilobytes
+    # of nested <!ENTITY> declarations can expand to gigabytes, so any declaration is refused.
+    try:
+        defusedxml.ElementTree.fromstring(content, forbid_dtd=False, forbid_entities=True)
+    except (defusedxml.EntitiesForbidden, defusedxml.ExternalReferenceForbidden) as exc:
+        raise FeedParseError(f"XML entity declarations are refused: {exc}") from exc
+    except (ParseError, ValueError):
+        pass  # malformed XML: feedparser's lenient parser decides what is recoverable
+
+
+def _iso(struct: time.struct_time | None) -> str | None:
+    if struct is None:
+        return None
+    return datetime.fromtimestamp(calendar.timegm(struct), tz=UTC).isoformat()
+
+
+def _entry_from_feedparser(
+    raw: Any, *, feed_id: str, source: str, language: str | None
+) -> FeedEntry:
+    content_html = ""
+    if raw.get("content"):
+        content_html = "\n".join(part.get("value", "") for part in raw["content"])
+    authors = tuple(a["name"] for a in raw.get("authors", []) if a.get("name"))
+    if not authors and raw.get("author"):
+        authors = (raw["author"],)
+    categories = tuple(t["term"] for t in raw.get("tags", []) if t.get("term"))
+    return FeedEntry(
+        feed_id=feed_id,
+        source=source,
+        guid=raw.get("id") or None,
+        link=raw.get("link") or None,
+        title=raw.get("title", ""),
+        summary_html=raw.get("summary", ""),
+        content_html=content_html,
+        published=_iso(raw.get("published_parsed")),
+        updated=_iso(raw.get("updated_parsed")),
+        authors=authors,
+        categories=categories,
+        language_hint=language,
+    )
+
+
+def _json_date(value: Any) -> str | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat()
+
+
+def _parse_json_feed(
+    content: bytes, *, feed_id: str, source_name: str | None, limit: int
+) -> ParsedFeed:
+    try:
+        document = json.loads(content)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise FeedParseError(f"invalid JSON Feed: {exc}") from exc
+    if not isinstance(document, dict) or not str(document.get("version", "")).startswith(
+        "https://jsonfeed.org/version/"
+    ):
+        raise FeedParseError("JSON document is not a JSON Feed (no jsonfeed.org version)")
+    items = document.get("items")
+    if not isinstance(items, list):
+        raise FeedParseError("JSON Feed has no items list")
+    source = source_name or document.get("title") or feed_id
+    feed_language = document.get("language")
+    entries = []
+    for item in items[:limit]:
+        if not isinstance(item, dict):
+            continue
+        authors = tuple(
+            a["name"] for a in item.get("authors", []) if isinstance(a, dict) and a.get("name")
+        )
+        entries.append(
+            FeedEntry(
+                feed_id=feed_id,
+                source=source,
+                guid=str(item["id"]) if item.get("id") is not None else None,
+                link=item.get("url") or item.get("external_url"),
+                title=item.get("title", ""),
+                summary_html=item.get("summary", ""),
+                content_html=item.get("content_html") or item.get("content_text", ""),
+                published=_json_date(item.get("date_published")),
+                updated=_json_date(item.get("date_modified")),
+                authors=authors,
+                categories=tuple(str(t) for t in item.get("tags", [])),
+                language_hint=item.get("language") or feed_language,
+            )
+        )
+    return ParsedFeed(
+        title=document.get("title", ""),
+        link=document.get("home_page_url"),
+        language=feed_language,
+        entries=tuple(entries),
+        format="json" + str(document["version"]).rsplit("/", 1)[-1],
+    )

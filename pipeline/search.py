@@ -1,0 +1,197 @@
+"""Search stage: a validated search request -> Elasticsearch body, and response -> results."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+FACETS = {
+    "source": "source",
+    "language": "language",
+    "person": "persons",
+    "organisation": "organisations",
+    "place": "places",
+    "category": "categories",
+}
+# The neutral fields find every article; content_* add stemmed matches in each language, so a
+# query needs no language of its own ("negotiation" finds "negotiations").
+TEXT_FIELDS = ("title^3", "summary^2", "body", "content_*")
+MAX_PAGE_SIZE = 100
+# Elasticsearch refuses deep pagination past index.max_result_window (10,000).
+MAX_WINDOW = 10_000
+FACET_SIZE = 15
+
+
+class InvalidSearch(ValueError):
+    """The request cannot be searched; the message is safe to show the user."""
+
+
+@dataclass(frozen=True, slots=True)
+class SearchRequest:
+    """What a newsroom user asked for: text, facet filters, a date range and a page."""
+
+    query: str = ""
+    filters: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    date_from: str | None = None
+    date_to: str | None = None
+    page: int = 1
+    size: int = 10
+    sort: str = "relevance"
+    collapse_stories: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    """One result, with highlighted fragments (HTML-escaped, matches in <mark>)."""
+
+    doc_id: str
+    story_id: str
+    title: str
+    source: str
+    url: str | None
+    published_at: str
+    language: str
+    score: float | None
+    highlights: dict[str, list[str]]
+    persons: list[str]
+    organisations: list[str]
+    places: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResult:
+    """A page of hits, the total, and facet counts over everything that matched."""
+
+    total: int
+    hits: list[SearchHit]
+    facets: dict[str, list[tuple[str, int]]]
+    histogram: list[tuple[str, int]]
+
+
+def _parse_day(value: str, name: str) -> date:
+    try:
+        if "T" in value:
+            return datetime.fromisoformat(value.replace("Z", "+00:00")).date()
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise InvalidSearch(f"{name} must be a date like 2025-03-12, not {value!r}") from exc
+
+
+def validate(request: SearchRequest) -> None:
+    """Raise InvalidSearch with a user-facing message when the request cannot run."""
+    unknown = set(request.filters) - set(FACETS)
+    if unknown:
+        raise InvalidSearch(f"unknown filter(s) {sorted(unknown)}; known: {sorted(FACETS)}")
+    if not 1 <= request.size <= MAX_PAGE_SIZE:
+        raise InvalidSearch(f"size must be between 1 and {MAX_PAGE_SIZE}")
+    if request.page < 1 or request.page * request.size > MAX_WINDOW:
+        raise InvalidSearch(f"page must be >= 1 and page*size <= {MAX_WINDOW}")
+    if request.sort not in {"relevance", "newest"}:
+        raise InvalidSearch("sort must be 'relevance' or 'newest'")
+    if len(request.query) > 1000:
+        raise InvalidSearch("query is longer than 1000 characters")
+    start = _parse_day(request.date_from, "from") if request.date_from else None
+    end = _parse_day(request.date_to, "to") if request.date_to else None
+    if start and end and start > end:
+        raise InvalidSearch("'from' is after 'to'")
+
+
+def build_search_body(request: SearchRequest) -> dict[str, Any]:
+    """The Elasticsearch request body for a validated SearchRequest."""
+    validate(request)
+    must: list[dict[str, Any]] = []
+    if request.query.strip():
+        # simple_query_string accepts "phrases", -exclusions and OR, and never fails on syntax.
+        must.append(
+            {
+                "simple_query_string": {
+                    "query": request.query,
+                    "fields": list(TEXT_FIELDS),
+                    "default_operator": "and",
+                }
+            }
+        )
+    filters: list[dict[str, Any]] = [
+        {"terms": {FACETS[name]: list(values)}} for name, values in request.filters.items() if values
+    ]
+    if request.date_from or request.date_to:
+        bounds = {}
+        if request.date_from:
+            bounds["gte"] = request.date_from
+        if request.date_to:
+            bounds["lte"] = request.date_to
+        filters.append({"range": {"published_at": bounds}})
+    body: dict[str, Any] = {
+        "query": {"bool": {"must": must or [{"match_all": {}}], "filter": filters}},
+        "from": (request.page - 1) * request.size,
+        "size": request.size,
+        "track_total_hits": True,
+        "_source": [
+            "doc_id", "story_id", "title", "source", "url", "published_at", "language",
+            "persons", "organisations", "places",
+        ],
+        "highlight": {
+            "encoder": "html",
+            "pre_tags": ["<mark>"],
+            "post_tags": ["</mark>"],
+            "fields": {
+                "title": {"number_of_fragments": 0},
+                "body": {"fragment_size": 160, "number_of_fragments": 3},
+            },
+        },
+        "aggs": {
+            **{
+                name: {"terms": {"field": field_name, "size": FACET_SIZE}}
+                for name, field_name in FACETS.items()
+            },
+            "day": {
+                "date_histogram": {
+                    "field": "published_at",
+                    "calendar_interval": "day",
+                    "min_doc_count": 1,
+                }
+            },
+        },
+    }
+    if request.sort == "newest" or not must:
+        body["sort"] = [{"published_at": "desc"}, "_score"]
+    if request.collapse_stories:
+        body["collapse"] = {"field": "story_id"}
+        body["aggs"]["stories"] = {"cardinality": {"field": "story_id"}}
+    return body
+
+
+def parse_search_response(response: dict[str, Any]) -> SearchResult:
+    """Turn an Elasticsearch response into a SearchResult."""
+    hits = []
+    for hit in response["hits"]["hits"]:
+        source = hit.get("_source", {})
+        hits.append(
+            SearchHit(
+                doc_id=hit["_id"],
+                story_id=source.get("story_id", hit["_id"]),
+                title=source.get("title", ""),
+                source=source.get("source", ""),
+                url=source.get("url"),
+                published_at=source.get("published_at", ""),
+                language=source.get("language", ""),
+                score=hit.get("_score"),
+                highlights=hit.get("highlight", {}),
+                persons=source.get("persons", []),
+                organisations=source.get("organisations", []),
+                places=source.get("places", []),
+            )
+        )
+    aggs = response.get("aggregations", {})
+    facets = {
+        name: [(b["key"], b["doc_count"]) for b in aggs.get(name, {}).get("buckets", [])]
+        for name in FACETS
+    }
+    histogram = [
+        (b["key_as_string"][:10], b["doc_count"]) for b in aggs.get("day", {}).get("buckets", [])
+    ]
+    total = response["hits"]["total"]["value"]
+    if "stories" in aggs:
+        total = min(total, int(aggs["stories"]["value"]))
+    return SearchResult(total=total, hits=hits, facets=facets, histogram=histogram)

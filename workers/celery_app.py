@@ -1,0 +1,78 @@
+"""The Celery application: Redis broker, JSON only, late acks, beat schedule from settings."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from celery import Celery, signals
+
+from newswire.logs import configure_logging
+from newswire.settings import Settings, get_settings
+
+
+def create_app(settings: Settings) -> Celery:
+    """Build the Celery app for `settings` (tests build one per run with their own broker db)."""
+    celery = Celery("newswire", include=["workers.tasks"])
+    celery.conf.update(
+        broker_url=settings.redis_url,
+        result_backend=settings.redis_url,
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        # At-least-once: a task is acknowledged after it ran, and redelivered if its worker died.
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        broker_transport_options={"visibility_timeout": 3600},
+        broker_connection_retry_on_startup=True,
+        task_default_queue=settings.queue,
+        result_expires=3600,
+        timezone="UTC",
+        worker_hijack_root_logger=False,
+        beat_schedule={
+            "poll-feeds": {
+                "task": "newswire.poll_all_feeds",
+                "schedule": float(settings.poll_interval_seconds),
+            }
+        },
+    )
+    return celery
+
+
+app = create_app(get_settings())
+
+
+@signals.setup_logging.connect
+def _setup_logging(**_: Any) -> None:
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_format)
+
+
+@signals.worker_init.connect
+def _start_metrics_server(**_: Any) -> None:
+    # Prefork children write their samples to PROMETHEUS_MULTIPROC_DIR; the parent serves them.
+    settings = get_settings()
+    if settings.worker_metrics_port and os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import CollectorRegistry, start_http_server
+        from prometheus_client.multiprocess import MultiProcessCollector
+
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)
+        start_http_server(settings.worker_metrics_port, addr="127.0.0.1", registry=registry)
+
+
+@signals.worker_process_init.connect
+def _warm_up(**_: Any) -> None:
+    # Load the NER model before the first task, not inside it.
+    from pipeline.entities import english_model
+
+    english_model()
+
+
+@signals.worker_process_shutdown.connect
+def _mark_dead(pid: int | None = None, **_: Any) -> None:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid or os.getpid())

@@ -1,0 +1,95 @@
+"""Celery tasks: JSON in, pipeline/service calls, errors mapped to retry or dead-letter."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import structlog
+from celery import Task
+from celery.exceptions import MaxRetriesExceededError
+
+from newswire.es_store import SearchStore
+from newswire.ingest import is_transient, process_isolating
+from newswire.polling import poll
+from newswire.redis_store import RedisStore
+from newswire.settings import get_settings
+from pipeline.feedlist import FeedConfig, parse_feed_list
+from pipeline.models import Article
+from workers.celery_app import app
+
+log = structlog.get_logger(__name__)
+
+
+@cache
+def _stores() -> tuple[SearchStore, RedisStore]:
+    # One client pair per worker process, created after the fork.
+    settings = get_settings()
+    return (
+        SearchStore.from_settings(settings),
+        RedisStore.from_url(settings.redis_url, settings.index_prefix),
+    )
+
+
+def _backoff(retries: int) -> int:
+    return int(min(300, 2 ** (retries + 1)))
+
+
+def enqueue_articles(articles: list[Article]) -> list[Any]:
+    """Split articles into processing batches; returns the AsyncResults."""
+    size = get_settings().batch_size
+    return [
+        process_articles.delay([a.to_dict() for a in articles[i : i + size]])
+        for i in range(0, len(articles), size)
+    ]
+
+
+@app.task(name="newswire.poll_all_feeds", ignore_result=True)
+def poll_all_feeds() -> int:
+    """Beat entry point: enqueue a poll of every configured feed (re-read on each tick)."""
+    settings = get_settings()
+    feeds = parse_feed_list(settings.feeds_file.read_text(encoding="utf-8"))
+    for feed in feeds:
+        poll_feed.delay(feed.to_dict())
+    return len(feeds)
+
+
+@app.task(bind=True, name="newswire.poll_feed", max_retries=3)
+def poll_feed(self: Task, feed: dict[str, Any]) -> dict[str, Any]:
+    """Poll one feed and enqueue its entries; a broken feed is recorded and polling goes on."""
+    config = FeedConfig.from_dict(feed)
+    _, redis_store = _stores()
+    outcome = poll(config, settings=get_settings(), redis_store=redis_store)
+    if outcome.transient and self.request.retries < self.max_retries:
+        raise self.retry(countdown=_backoff(self.request.retries))
+    results = enqueue_articles(outcome.articles)
+    return {"status": outcome.status, "articles": len(outcome.articles), "batches": len(results),
+            "error": outcome.error}
+
+
+@app.task(bind=True, name="newswire.process_articles")
+def process_articles(self: Task, articles: list[dict[str, Any]]) -> dict[str, Any]:
+    """Dedup, enrich, index and alert a batch; infrastructure errors retry with backoff."""
+    store, redis_store = _stores()
+    settings = get_settings()
+    try:
+        batch = [Article.from_dict(a) for a in articles]
+    except (TypeError, ValueError) as exc:
+        redis_store.dead_letter("batch", f"malformed payload: {exc}", articles)
+        return {"dead_letters": len(articles)}
+    try:
+        report = process_isolating(batch, store=store, redis_store=redis_store, settings=settings)
+    except Exception as exc:
+        if not is_transient(exc):
+            raise
+        try:
+            raise self.retry(
+                exc=exc, countdown=_backoff(self.request.retries),
+                max_retries=settings.task_max_retries,
+            ) from exc
+        except MaxRetriesExceededError:
+            # Out of retries: keep the batch, with why, rather than drop it.
+            redis_store.dead_letter("batch", f"retries exhausted: {exc}", articles)
+            log.error("batch dead-lettered after retries", error=str(exc), size=len(articles))
+            return {"dead_letters": len(articles)}
+    return report.as_dict()
