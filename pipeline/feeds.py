@@ -88,8 +88,9 @@ def _entry_from_feedparser(
         title=raw.get("title", ""),
         summary_html=raw.get("summary", ""),
         content_html=content_html,
-        published=_iso(raw.get("published_parsed")),
-        updated=_iso(raw.get("updated_parsed")),
+        # Plain dict lookups: feedparser's own get() silently substitutes updated for published.
+        published=_iso(dict.get(raw, "published_parsed")),
+        updated=_iso(dict.get(raw, "updated_parsed")),
         authors=authors,
         categories=categories,
         language_hint=language,

@@ -1,0 +1,113 @@
+"""Integration fixtures: the real Redis and Elasticsearch (scripts/services up) and real Celery
+worker processes, isolated per run by a unique index prefix, queue name and Redis database."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+RUN_ID = secrets.token_hex(4)
+ES_URL = os.environ.get("NEWSWIRE_ES_URL", "http://127.0.0.1:9280")
+REDIS_BASE = os.environ.get("NEWSWIRE_REDIS_URL", "redis://127.0.0.1:6380/0").rsplit("/", 1)[0]
+TEST_ENV = {
+    "NEWSWIRE_ES_URL": ES_URL,
+    # db 15 is the tests'; flushed before and after each run.
+    "NEWSWIRE_REDIS_URL": f"{REDIS_BASE}/15",
+    "NEWSWIRE_INDEX_PREFIX": f"test-{RUN_ID}",
+    "NEWSWIRE_QUEUE": f"test-{RUN_ID}",
+    # The tests' own feed server runs on loopback; only the tests allow it.
+    "NEWSWIRE_FEED_ALLOW_NETWORKS": "127.0.0.1/32",
+    "NEWSWIRE_WORKER_METRICS_PORT": "0",
+    "NEWSWIRE_BATCH_SIZE": "4",
+    "NEWSWIRE_TASK_MAX_RETRIES": "2",
+}
+# Set before anything imports the settings or the Celery app, so both use the test services.
+os.environ.update(TEST_ENV)
+
+from newswire.es_store import SearchStore  # noqa: E402
+from newswire.redis_store import RedisStore  # noqa: E402
+from newswire.settings import Settings, get_settings  # noqa: E402
+from pipeline.alerts import parse_actors  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    get_settings.cache_clear()
+    return get_settings()
+
+
+@pytest.fixture(scope="session")
+def redis_store(settings: Settings) -> Iterator[RedisStore]:
+    store = RedisStore.from_url(settings.redis_url, settings.index_prefix)
+    try:
+        store.client.ping()
+    except Exception as exc:  # noqa: BLE001 - any failure means the same thing here
+        pytest.fail(f"Redis is not reachable at {settings.redis_url} ({exc}); "
+                    "run scripts/services up or scripts/test", pytrace=False)
+    store.client.flushdb()
+    yield store
+    store.client.flushdb()
+
+
+@pytest.fixture(scope="session")
+def search_store(settings: Settings) -> Iterator[SearchStore]:
+    store = SearchStore.from_settings(settings)
+    try:
+        store.es.cluster.health(wait_for_status="yellow", timeout="30s")
+    except Exception as exc:  # noqa: BLE001
+        pytest.fail(f"Elasticsearch is not reachable at {settings.es_url} ({exc}); "
+                    "run scripts/services up or scripts/test", pytrace=False)
+    store.ensure_indices()
+    store.sync_actors(parse_actors(settings.actors_file.read_text(encoding="utf-8")))
+    yield store
+    store.drop_all()
+
+
+def start_worker(log_path: Path, concurrency: int = 2) -> subprocess.Popen[bytes]:
+    """A real Celery worker process (prefork) on the test queue; returns once it is ready."""
+    env = {**os.environ, **TEST_ENV, "NEWSWIRE_LOG_FORMAT": "json"}
+    log_file = log_path.open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker",
+         "--pool", "prefork", "--concurrency", str(concurrency), "--queues", TEST_ENV["NEWSWIRE_QUEUE"],
+         "--without-gossip", "--without-mingle", "--loglevel", "INFO",
+         "--hostname", f"test-{RUN_ID}-{secrets.token_hex(2)}@%h"],
+        cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"worker exited with {process.returncode}:\n{log_path.read_text()[-3000:]}")
+        if b" ready." in log_path.read_bytes():
+            return process
+        time.sleep(0.25)
+    process.kill()
+    pytest.fail(f"worker not ready within 90 s:\n{log_path.read_text()[-3000:]}")
+
+
+def stop_worker(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()  # warm shutdown: finish the running task, then exit
+    try:
+        process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@pytest.fixture(scope="session")
+def worker(
+    tmp_path_factory: pytest.TempPathFactory, search_store: SearchStore, redis_store: RedisStore
+) -> Iterator[subprocess.Popen[bytes]]:
+    log_path = tmp_path_factory.mktemp("worker") / "worker.log"
+    process = start_worker(log_path)
+    yield process
+    stop_worker(process)

@@ -1,0 +1,158 @@
+"""The seed feeds through real Celery workers into the real Elasticsearch: search, dedup, facets,
+alerts, dead letters."""
+
+from __future__ import annotations
+
+import secrets
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+from newswire.es_store import SearchStore
+from newswire.redis_store import RedisStore
+from newswire.settings import Settings
+from pipeline.dedup import dedup_keys
+from pipeline.models import Article
+from pipeline.search import SearchRequest, build_search_body, parse_search_response
+from tests.integration.helpers import seed_articles, wait_all
+from workers.tasks import enqueue_articles, process_articles
+
+pytestmark = pytest.mark.integration
+
+SEED_ENTRIES = 14
+# The ECB story appears twice (Reuters and the aggregator, with tracking parameters).
+SEED_UNIQUE = 13
+
+
+@pytest.fixture(scope="module")
+def ingested(
+    settings: Settings, search_store: SearchStore, worker: subprocess.Popen[bytes]
+) -> list[dict[str, Any]]:
+    """Ingest the seeds twice at once, in small batches, so two worker processes race."""
+    articles = seed_articles(settings)
+    assert len(articles) == SEED_ENTRIES
+    with ThreadPoolExecutor(2) as pool:
+        batches = list(pool.map(enqueue_articles, [articles, list(reversed(articles))]))
+    outcomes = wait_all([r for results in batches for r in results])
+    search_store.refresh()
+    return outcomes
+
+
+def _search(store: SearchStore, **kwargs: Any) -> Any:
+    return parse_search_response(store.search(build_search_body(SearchRequest(**kwargs))))
+
+
+def test_each_story_version_is_searchable_by_a_word_in_its_body(
+    ingested: list[dict[str, Any]], search_store: SearchStore
+) -> None:
+    result = _search(search_store, query="Kosachev", collapse_stories=False)
+    titles = {hit.title for hit in result.hits}
+    assert "Reuters: Russia has handed over demands to the United States for negotiations on Ukraine" in titles
+    assert any("Russia hands US list of demands" in t for t in titles)
+    # The aggregator trimmed the Kosachev paragraphs, so its re-post must not match.
+    assert not any("Kremlin sends Washington" in t for t in titles)
+
+
+def test_kursk_finds_the_story_with_highlights_and_facets(
+    ingested: list[dict[str, Any]], search_store: SearchStore
+) -> None:
+    result = _search(search_store, query="Kursk")
+    assert result.total >= 3
+    assert all("<mark>Kursk</mark>" in " ".join(h.highlights.get("body", [])) for h in result.hits)
+    sources = dict(result.facets["source"])
+    assert sources.get("InoSMI — World (English)") == 1
+    assert "Valery Gerasimov" in dict(result.facets["person"])
+
+
+def test_exact_duplicates_are_indexed_once_even_when_ingested_twice_concurrently(
+    ingested: list[dict[str, Any]], search_store: SearchStore
+) -> None:
+    assert search_store.count() == SEED_UNIQUE
+    indexed = sum(o.get("indexed", 0) for o in ingested)
+    assert indexed == SEED_UNIQUE
+    ecb = _search(search_store, query='"ECB holds interest rates steady"', collapse_stories=False)
+    assert ecb.total == 1
+
+
+def test_facets_count_what_was_indexed(
+    ingested: list[dict[str, Any]], search_store: SearchStore
+) -> None:
+    result = _search(search_store, collapse_stories=False, size=50)
+    assert result.total == SEED_UNIQUE
+    assert sum(n for _, n in result.facets["source"]) == SEED_UNIQUE
+    languages = dict(result.facets["language"])
+    assert languages == {"en": 10, "ru": 2, "de": 1}
+    assert sum(n for _, n in result.histogram) == SEED_UNIQUE
+    only_ru = _search(search_store, filters={"language": ("ru",)}, collapse_stories=False)
+    assert only_ru.total == 2
+    assert {h.language for h in only_ru.hits} == {"ru"}
+
+
+def test_date_range_filters_by_publication_day(
+    ingested: list[dict[str, Any]], search_store: SearchStore
+) -> None:
+    everything = _search(search_store, collapse_stories=False, size=50)
+    day, count = everything.histogram[0]
+    narrowed = _search(search_store, collapse_stories=False, size=50, date_from=day, date_to=day)
+    assert narrowed.total == count
+    assert all(h.published_at.startswith(day) for h in narrowed.hits)
+
+
+def test_alert_fires_for_an_article_naming_the_actor_and_not_for_others(
+    ingested: list[dict[str, Any]], search_store: SearchStore
+) -> None:
+    search_store.refresh()
+    alerts = search_store.alerts(actor_id="valery-gerasimov", size=100)
+    titles = {a["title"] for a in alerts}
+    assert "Reuters: Russia has handed over demands to the United States for negotiations on Ukraine" in titles
+    assert "Reuters: Россия передала США требования для переговоров по Украине" in titles
+    assert not any("Bank of Russia" in t for t in titles)
+    # Once per actor and article, although every article was processed twice.
+    assert len({a["doc_id"] for a in alerts}) == len(alerts)
+
+
+def test_reprocessing_a_batch_changes_nothing(
+    ingested: list[dict[str, Any]], settings: Settings, search_store: SearchStore
+) -> None:
+    before_alerts = len(search_store.alerts(size=1000))
+    articles = seed_articles(settings)[:4]
+    outcome = wait_all([process_articles.delay([a.to_dict() for a in articles])])[0]
+    search_store.refresh()
+    assert outcome["indexed"] == 0
+    assert outcome["existing"] + outcome["duplicates"] == 4
+    assert search_store.count() == SEED_UNIQUE
+    assert len(search_store.alerts(size=1000)) == before_alerts
+
+
+def test_a_poison_article_is_dead_lettered_with_its_reason_and_the_batch_goes_on(
+    ingested: list[dict[str, Any]], settings: Settings, search_store: SearchStore,
+    redis_store: RedisStore,
+) -> None:
+    good, bad = (a.to_dict() for a in seed_articles(settings)[:2])
+    good.update(url="https://example.org/good-one", guid="good-one", title="A good article " * 3,
+                body="Its body is fine and long enough to index. " * 5)
+    bad.update(url="https://example.org/poison", guid="poison", title="A poison article " * 3,
+               body="Its publication date cannot be parsed. " * 5, published_at="not a date")
+    outcome = wait_all([process_articles.delay([good, bad])])[0]
+    assert outcome["indexed"] == 1
+    assert outcome["dead_letters"] == 1
+    letters = [d for d in redis_store.dead_letters(100) if d["payload"].get("guid") == "poison"]
+    assert len(letters) == 1
+    assert "published_at" in letters[0]["reason"]
+    assert letters[0]["payload"]["title"] == bad["title"]
+
+
+def test_racing_claims_have_exactly_one_owner(redis_store: RedisStore, settings: Settings) -> None:
+    """Eight threads claim the same text under different URLs: one wins, all agree who."""
+    article = seed_articles(settings)[0].to_dict()
+    article.update(guid=None, body=f"A text no other test uses: {secrets.token_hex(8)}. " * 4)
+    variants = [
+        dedup_keys(Article.from_dict({**article, "url": f"https://x.test/{i}"})) for i in range(8)
+    ]
+    with ThreadPoolExecutor(8) as pool:
+        claims = list(pool.map(lambda k: redis_store.claim([k], ttl_seconds=60)[0], variants))
+    owners = {c.owner for c in claims}
+    assert len(owners) == 1
+    assert sum(not c.is_duplicate for c in claims) == 1
