@@ -91,15 +91,15 @@ def fetch_feed(
             check_url(current, allowed)
             try:
                 with http.stream("GET", current, headers=headers) as response:
-                    if response.is_redirect:
+                    if response.status_code == 304:
+                        return FetchResult(current, 304, b"", etag, last_modified, True)
+                    if response.status_code in {301, 302, 303, 307, 308}:
                         location = response.headers.get("location")
                         if not location:
                             raise FetchError("redirect without Location", transient=False,
                                              status=response.status_code)
                         current = urljoin(current, location)
                         continue
-                    if response.status_code == 304:
-                        return FetchResult(current, 304, b"", etag, last_modified, True)
                     if response.status_code >= 400:
                         raise FetchError(
                             f"HTTP {response.status_code}",

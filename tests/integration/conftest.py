@@ -9,7 +9,9 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -35,6 +37,8 @@ from newswire.es_store import SearchStore  # noqa: E402
 from newswire.redis_store import RedisStore  # noqa: E402
 from newswire.settings import Settings, get_settings  # noqa: E402
 from pipeline.alerts import parse_actors  # noqa: E402
+from tests.integration.helpers import SEED_ENTRIES, seed_articles, wait_all  # noqa: E402
+from workers.tasks import enqueue_articles  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -111,3 +115,17 @@ def worker(
     process = start_worker(log_path)
     yield process
     stop_worker(process)
+
+
+@pytest.fixture(scope="session")
+def ingested(
+    settings: Settings, search_store: SearchStore, worker: subprocess.Popen[bytes]
+) -> list[dict[str, Any]]:
+    """Ingest the seeds twice at once, in small batches, so two worker processes race."""
+    articles = seed_articles(settings)
+    assert len(articles) == SEED_ENTRIES
+    with ThreadPoolExecutor(2) as pool:
+        batches = list(pool.map(enqueue_articles, [articles, list(reversed(articles))]))
+    outcomes = wait_all([r for results in batches for r in results])
+    search_store.refresh()
+    return outcomes

@@ -6,11 +6,17 @@ import time
 from pathlib import Path
 from typing import Any
 
+from newswire.es_store import SearchStore
 from newswire.ingest import articles_from_feed
 from newswire.settings import Settings
 from pipeline.models import Article
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds" / "feeds"
+SEED_ENTRIES = 14
+# The ECB story appears twice (Reuters, and the aggregator with tracking parameters).
+SEED_UNIQUE = 13
+SEED_SOURCES = ("Reuters World News", "InoSMI — World (English)", "Wire Aggregator",
+                "ИноСМИ — Мир", "Newsdesk")
 
 
 def seed_articles(settings: Settings) -> list[Article]:
@@ -29,3 +35,12 @@ def wait_all(results: list[Any], timeout: float = 180) -> list[dict[str, Any]]:
     for result in results:
         outcomes.append(result.get(timeout=max(1.0, deadline - time.monotonic())))
     return outcomes
+
+
+def seed_count(store: SearchStore) -> int:
+    """Indexed articles that came from the seed feeds (other tests add their own)."""
+    store.refresh()
+    feed_ids = [p.stem for p in SEEDS.iterdir()]
+    response = store.es.count(index=store.settings.articles_alias,
+                              query={"terms": {"feed_id": feed_ids}})
+    return int(response["count"])
