@@ -33,8 +33,10 @@ _bearer = HTTPBearer(auto_error=False)
 @cache
 def stores() -> tuple[SearchStore, RedisStore]:
     settings = get_settings()
-    return (SearchStore.from_settings(settings),
-            RedisStore.from_url(settings.redis_url, settings.index_prefix))
+    return (
+        SearchStore.from_settings(settings),
+        RedisStore.from_url(settings.redis_url, settings.index_prefix),
+    )
 
 
 def require_admin(
@@ -45,8 +47,9 @@ def require_admin(
     if not token:
         raise HTTPException(403, "admin endpoints are disabled: set NEWSWIRE_ADMIN_TOKEN")
     if credentials is None or not hmac.compare_digest(credentials.credentials, token):
-        raise HTTPException(401, "missing or wrong bearer token",
-                            headers={"WWW-Authenticate": "Bearer"})
+        raise HTTPException(
+            401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"}
+        )
 
 
 @app.exception_handler(RequestValidationError)
@@ -92,7 +95,7 @@ class SearchResponse(BaseModel):
 
 @app.get("/search", response_model=SearchResponse)
 def search(
-    q: Annotated[str, Query(max_length=1000, description="Words, \"phrases\", -not, a | b")] = "",
+    q: Annotated[str, Query(max_length=1000, description='Words, "phrases", -not, a | b')] = "",
     source: Annotated[list[str] | None, Query()] = None,
     language: Annotated[list[str] | None, Query()] = None,
     person: Annotated[list[str] | None, Query()] = None,
@@ -107,12 +110,28 @@ def search(
     collapse: Annotated[bool, Query(description="One hit per story")] = True,
 ) -> Any:
     """Full-text search with highlights, facet counts and a per-day histogram."""
-    filters = {name: tuple(values) for name, values in {
-        "source": source, "language": language, "person": person,
-        "organisation": organisation, "place": place, "category": category,
-    }.items() if values}
-    request = SearchRequest(query=q, filters=filters, date_from=date_from, date_to=date_to,
-                            page=page, size=size, sort=sort, collapse_stories=collapse)
+    filters = {
+        name: tuple(values)
+        for name, values in {
+            "source": source,
+            "language": language,
+            "person": person,
+            "organisation": organisation,
+            "place": place,
+            "category": category,
+        }.items()
+        if values
+    }
+    request = SearchRequest(
+        query=q,
+        filters=filters,
+        date_from=date_from,
+        date_to=date_to,
+        page=page,
+        size=size,
+        sort=sort,
+        collapse_stories=collapse,
+    )
     store, _ = stores()
     return asdict(parse_search_response(store.search(build_search_body(request))))
 
@@ -148,8 +167,10 @@ def alerts(
 def health() -> dict[str, Any]:
     """Elasticsearch cluster status and Redis reachability."""
     store, redis_store = stores()
-    return {"elasticsearch": store.es.cluster.health()["status"],
-            "redis": bool(redis_store.client.ping())}
+    return {
+        "elasticsearch": store.es.cluster.health()["status"],
+        "redis": bool(redis_store.client.ping()),
+    }
 
 
 @app.get("/metrics", response_class=PlainTextResponse)
@@ -163,11 +184,14 @@ def metrics() -> PlainTextResponse:
 
         MultiProcessCollector(registry)
     Gauge("newswire_queue_length", "Tasks waiting in the broker queue", registry=registry).set(
-        redis_store.client.llen(settings.queue))
+        redis_store.client.llen(settings.queue)
+    )
     Gauge("newswire_dead_letters", "Payloads in the dead-letter list", registry=registry).set(
-        redis_store.dead_letter_count())
+        redis_store.dead_letter_count()
+    )
     Gauge("newswire_indexed_articles", "Articles in the index", registry=registry).set(
-        store.count())
+        store.count()
+    )
     return PlainTextResponse(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
 

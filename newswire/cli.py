@@ -17,8 +17,10 @@ from rich.table import Table
 
 from newswire.settings import get_settings
 
-app = typer.Typer(help="News-wire ingestion: feeds -> dedup, language, entities -> search, alerts.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="News-wire ingestion: feeds -> dedup, language, entities -> search, alerts.",
+    no_args_is_help=True,
+)
 actors_app = typer.Typer(help="Tracked actors (people, organisations, places).")
 deadletter_app = typer.Typer(help="Dead-lettered articles and batches.")
 app.add_typer(actors_app, name="actors")
@@ -34,8 +36,10 @@ def _stores() -> tuple[Any, Any]:
     from newswire.redis_store import RedisStore
 
     settings = get_settings()
-    return (SearchStore.from_settings(settings),
-            RedisStore.from_url(settings.redis_url, settings.index_prefix))
+    return (
+        SearchStore.from_settings(settings),
+        RedisStore.from_url(settings.redis_url, settings.index_prefix),
+    )
 
 
 def _print_json(data: Any) -> None:
@@ -54,6 +58,68 @@ def setup() -> None:
     console.print(f"indices ready under '{settings.index_prefix}-*'; {count} actors loaded")
 
 
+FEED_SUFFIXES = frozenset({".xml", ".rss", ".atom", ".rdf", ".json"})
+
+
+def _articles_from_url(url: str) -> list[Any]:
+    from newswire.polling import poll
+    from pipeline.feedlist import FeedConfig
+
+    _, redis_store = _stores()
+    feed_id = url.split("//", 1)[1].split("/", 1)[0]
+    outcome = poll(
+        FeedConfig(id=feed_id, url=url), settings=get_settings(), redis_store=redis_store
+    )
+    if outcome.error:
+        err.print(f"[red]feed failed:[/red] {outcome.error}")
+        raise typer.Exit(1)
+    return list(outcome.articles)
+
+
+def _articles_from_path(path: Path) -> list[Any]:
+    from newswire.ingest import articles_from_feed
+    from pipeline.feeds import FeedParseError
+
+    if not path.exists():
+        err.print(f"[red]no such file or folder:[/red] {path}")
+        raise typer.Exit(2)
+    files = sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path]
+    articles: list[Any] = []
+    for file in (f for f in files if f.suffix.lower() in FEED_SUFFIXES):
+        try:
+            found = articles_from_feed(
+                file.read_bytes(), feed_id=file.stem, source=None, settings=get_settings()
+            )
+        except FeedParseError as exc:
+            err.print(f"[yellow]skipped {file}:[/yellow] {exc}")
+            continue
+        console.print(f"{file}: {len(found)} entries")
+        articles.extend(found)
+    return articles
+
+
+def _wait_for(results: list[Any], timeout: float) -> dict[str, int]:
+    """Show a progress bar while the workers finish `results`; sum their reports."""
+    totals: dict[str, int] = {}
+    deadline = time.monotonic() + timeout
+    columns = (TextColumn("processing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err) as progress:
+        bar = progress.add_task("batches", total=len(results))
+        pending = list(results)
+        while pending:
+            if time.monotonic() > deadline:
+                err.print(f"[red]timed out with {len(pending)} batches pending[/red]")
+                raise typer.Exit(1)
+            for result in [r for r in pending if r.ready()]:
+                for key, value in (result.get(propagate=False) or {}).items():
+                    if isinstance(value, int):
+                        totals[key] = totals.get(key, 0) + value
+                progress.advance(bar)
+                pending.remove(result)
+            time.sleep(0.2)
+    return totals
+
+
 @app.command()
 def ingest(
     source: Annotated[str, typer.Argument(help="Feed file, folder of feed files, or http(s) URL")],
@@ -61,78 +127,31 @@ def ingest(
     timeout: Annotated[float, typer.Option(help="Seconds to wait")] = 600.0,
 ) -> None:
     """Parse feeds from a file, folder or URL and queue their articles for the workers."""
-    from newswire.ingest import articles_from_feed
-    from newswire.polling import poll
-    from pipeline.feedlist import FeedConfig
-    from pipeline.feeds import FeedParseError
     from workers.tasks import enqueue_articles
 
-    settings = get_settings()
-    articles = []
     if source.startswith(("http://", "https://")):
-        _, redis_store = _stores()
-        feed_id = source.split("//", 1)[1].split("/", 1)[0]
-        outcome = poll(FeedConfig(id=feed_id, url=source), settings=settings,
-                       redis_store=redis_store)
-        if outcome.error:
-            err.print(f"[red]feed failed:[/red] {outcome.error}")
-            raise typer.Exit(1)
-        articles = outcome.articles
+        articles = _articles_from_url(source)
     else:
-        path = Path(source)
-        if not path.exists():
-            err.print(f"[red]no such file or folder:[/red] {source}")
-            raise typer.Exit(2)
-        files = sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path]
-        for file in files:
-            if file.suffix.lower() not in {".xml", ".rss", ".atom", ".rdf", ".json"}:
-                continue
-            try:
-                found = articles_from_feed(file.read_bytes(), feed_id=file.stem, source=None,
-                                           settings=settings)
-            except FeedParseError as exc:
-                err.print(f"[yellow]skipped {file}:[/yellow] {exc}")
-                continue
-            console.print(f"{file}: {len(found)} entries")
-            articles.extend(found)
+        articles = _articles_from_path(Path(source))
     results = enqueue_articles(articles)
     console.print(f"queued {len(articles)} articles in {len(results)} batches")
-    if not wait or not results:
-        return
-    totals: dict[str, int] = {}
-    deadline = time.monotonic() + timeout
-    with Progress(TextColumn("processing"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=err) as progress:
-        bar = progress.add_task("batches", total=len(results))
-        pending = list(results)
-        while pending:
-            if time.monotonic() > deadline:
-                err.print(f"[red]timed out with {len(pending)} batches pending[/red]")
-                raise typer.Exit(1)
-            still = []
-            for result in pending:
-                if result.ready():
-                    for key, value in (result.get(propagate=False) or {}).items():
-                        if isinstance(value, int):
-                            totals[key] = totals.get(key, 0) + value
-                    progress.advance(bar)
-                else:
-                    still.append(result)
-            pending = still
-            time.sleep(0.2)
-    console.print("processed: " + ", ".join(f"{k}={v}" for k, v in sorted(totals.items())))
+    if wait and results:
+        totals = _wait_for(results, timeout)
+        console.print("processed: " + ", ".join(f"{k}={v}" for k, v in sorted(totals.items())))
 
 
 @app.command()
 def search(
-    query: Annotated[str, typer.Argument(help="Words, \"phrases\", -exclusions, a|b")] = "",
+    query: Annotated[str, typer.Argument(help='Words, "phrases", -exclusions, a|b')] = "",
     source: Annotated[list[str] | None, typer.Option(help="Filter: source")] = None,
     language: Annotated[list[str] | None, typer.Option(help="Filter: language code")] = None,
     person: Annotated[list[str] | None, typer.Option(help="Filter: person")] = None,
     organisation: Annotated[list[str] | None, typer.Option(help="Filter: organisation")] = None,
     place: Annotated[list[str] | None, typer.Option(help="Filter: place")] = None,
     category: Annotated[list[str] | None, typer.Option(help="Filter: category")] = None,
-    date_from: Annotated[str | None, typer.Option("--from", help="From date, e.g. 2025-03-01")] = None,
+    date_from: Annotated[
+        str | None, typer.Option("--from", help="From date, e.g. 2025-03-01")
+    ] = None,
     date_to: Annotated[str | None, typer.Option("--to", help="To date (inclusive)")] = None,
     size: Annotated[int, typer.Option(help="Hits per page")] = 10,
     page: Annotated[int, typer.Option(help="Page number")] = 1,
@@ -140,14 +159,34 @@ def search(
     as_json: JsonFlag = False,
 ) -> None:
     """Full-text search with highlights and facet counts."""
-    from pipeline.search import InvalidSearch, SearchRequest, build_search_body, parse_search_response
+    from pipeline.search import (
+        InvalidSearch,
+        SearchRequest,
+        build_search_body,
+        parse_search_response,
+    )
 
-    filters = {name: tuple(values) for name, values in {
-        "source": source, "language": language, "person": person,
-        "organisation": organisation, "place": place, "category": category,
-    }.items() if values}
-    request = SearchRequest(query=query, filters=filters, date_from=date_from, date_to=date_to,
-                            page=page, size=size, sort=sort)
+    filters = {
+        name: tuple(values)
+        for name, values in {
+            "source": source,
+            "language": language,
+            "person": person,
+            "organisation": organisation,
+            "place": place,
+            "category": category,
+        }.items()
+        if values
+    }
+    request = SearchRequest(
+        query=query,
+        filters=filters,
+        date_from=date_from,
+        date_to=date_to,
+        page=page,
+        size=size,
+        sort=sort,
+    )
     try:
         body = build_search_body(request)
     except InvalidSearch as exc:
@@ -160,16 +199,24 @@ def search(
         return
     console.print(f"[bold]{result.total}[/bold] stories match")
     for hit in result.hits:
-        console.print(f"\n[bold]{hit.title}[/bold]  [dim]{hit.source} · {hit.published_at[:16]} · "
-                      f"{hit.language} · {hit.doc_id}[/dim]")
+        console.print(
+            f"\n[bold]{hit.title}[/bold]  [dim]{hit.source} · {hit.published_at[:16]} · "
+            f"{hit.language} · {hit.doc_id}[/dim]"
+        )
         for fragment in hit.highlights.get("body", [])[:2]:
-            console.print("  … " + fragment.replace("<mark>", "[reverse]")
-                          .replace("</mark>", "[/reverse]") + " …", highlight=False)
+            console.print(
+                "  … "
+                + fragment.replace("<mark>", "[reverse]").replace("</mark>", "[/reverse]")
+                + " …",
+                highlight=False,
+            )
     for name, buckets in result.facets.items():
         if buckets:
             console.print(f"\n[bold]{name}[/bold]: " + ", ".join(f"{k} ({n})" for k, n in buckets))
     if result.histogram:
-        console.print("\n[bold]by day[/bold]: " + ", ".join(f"{d} ({n})" for d, n in result.histogram))
+        console.print(
+            "\n[bold]by day[/bold]: " + ", ".join(f"{d} ({n})" for d, n in result.histogram)
+        )
 
 
 @actors_app.command("list")
@@ -188,7 +235,9 @@ def actors_list(as_json: JsonFlag = False) -> None:
 
 @actors_app.command("sync")
 def actors_sync(
-    path: Annotated[Path | None, typer.Argument(help="Actors YAML (default config/actors.yaml)")] = None,
+    path: Annotated[
+        Path | None, typer.Argument(help="Actors YAML (default config/actors.yaml)")
+    ] = None,
 ) -> None:
     """Load tracked actors from YAML into Elasticsearch (removing ones no longer listed)."""
     from pipeline.alerts import ActorConfigError, parse_actors
@@ -217,8 +266,12 @@ def alerts(
         return
     table = Table("actor", "published", "source", "title")
     for row in rows:
-        table.add_row(row["actor_name"], (row.get("published_at") or "")[:16],
-                      row.get("source") or "", row["title"])
+        table.add_row(
+            row["actor_name"],
+            (row.get("published_at") or "")[:16],
+            row.get("source") or "",
+            row["title"],
+        )
     console.print(table)
 
 
@@ -234,8 +287,9 @@ def deadletter_list(
         return
     table = Table("kind", "when", "reason")
     for row in rows:
-        table.add_row(row["kind"], time.strftime("%Y-%m-%d %H:%M", time.gmtime(row["at"])),
-                      row["reason"])
+        table.add_row(
+            row["kind"], time.strftime("%Y-%m-%d %H:%M", time.gmtime(row["at"])), row["reason"]
+        )
     console.print(table)
 
 
@@ -246,7 +300,7 @@ def deadletter_replay(limit: Annotated[int, typer.Option(help="How many")] = 100
     from workers.tasks import enqueue_articles
 
     _, redis_store = _stores()
-    articles = []
+    articles: list[Article] = []
     for row in redis_store.pop_dead_letters(limit):
         payload = row["payload"]
         items = payload if isinstance(payload, list) else [payload]
@@ -262,9 +316,21 @@ def worker(
 ) -> None:
     """Run a Celery worker (prefork) consuming the newswire queue."""
     settings = get_settings()
-    _exec_celery(["worker", "--pool", "prefork", "--concurrency", str(concurrency),
-                  "--queues", settings.queue, "--loglevel", loglevel, "--without-gossip",
-                  "--without-mingle"])
+    _exec_celery(
+        [
+            "worker",
+            "--pool",
+            "prefork",
+            "--concurrency",
+            str(concurrency),
+            "--queues",
+            settings.queue,
+            "--loglevel",
+            loglevel,
+            "--without-gossip",
+            "--without-mingle",
+        ]
+    )
 
 
 @app.command()
@@ -293,8 +359,12 @@ def api(
     import uvicorn
 
     settings = get_settings()
-    uvicorn.run("newswire.api:app", host=host or settings.api_host,
-                port=port or settings.api_port, log_config=None)
+    uvicorn.run(
+        "newswire.api:app",
+        host=host or settings.api_host,
+        port=port or settings.api_port,
+        log_config=None,
+    )
 
 
 @app.command()
@@ -317,8 +387,13 @@ def status(as_json: JsonFlag = False) -> None:
             console.print(f"{key}: {value}")
     table = Table("feed", "last status", "entries", "errors", "last error")
     for feed_id, state in info["feeds"].items():
-        table.add_row(feed_id, state.get("last_status", ""), state.get("last_entries", ""),
-                      state.get("consecutive_errors", "0"), state.get("last_error", ""))
+        table.add_row(
+            feed_id,
+            state.get("last_status", ""),
+            state.get("last_entries", ""),
+            state.get("consecutive_errors", "0"),
+            state.get("last_error", ""),
+        )
     console.print(table)
 
 

@@ -69,9 +69,7 @@ class SearchStore:
         if not self.es.indices.exists_alias(name=alias):
             index = f"{alias}-v{self.template_version}"
             try:
-                self.es.indices.create(
-                    index=index, aliases={alias: {"is_write_index": True}}
-                )
+                self.es.indices.create(index=index, aliases={alias: {"is_write_index": True}})
             except ApiError as exc:
                 if exc.error != "resource_already_exists_exception":
                     raise
@@ -103,16 +101,24 @@ class SearchStore:
     def create_articles(self, documents: Sequence[dict[str, Any]]) -> WriteResult:
         """Create-only bulk write keyed by doc_id: a conflict means "already have it"."""
         actions = (
-            {"_op_type": "create", "_index": self.settings.articles_alias,
-             "_id": doc["doc_id"], "_source": doc}
+            {
+                "_op_type": "create",
+                "_index": self.settings.articles_alias,
+                "_id": doc["doc_id"],
+                "_source": doc,
+            }
             for doc in documents
         )
         created: list[str] = []
         existed: list[str] = []
         failed: dict[str, str] = {}
         for ok, item in helpers.streaming_bulk(
-            self.es, actions, raise_on_error=False, raise_on_exception=True,
-            max_retries=3, initial_backoff=1,
+            self.es,
+            actions,
+            raise_on_error=False,
+            raise_on_exception=True,
+            max_retries=3,
+            initial_backoff=1,
         ):
             info = item["create"]
             if ok:
@@ -147,16 +153,28 @@ class SearchStore:
         now = datetime.now(UTC).isoformat()
         actors = list(actors)
         actions: list[dict[str, Any]] = [
-            {"_op_type": "index", "_index": self.settings.actors_index, "_id": a.id,
-             "_source": {"id": a.id, "name": a.name, "type": a.type,
-                         "aliases": list(a.aliases), "query": actor_query(a), "updated_at": now}}
+            {
+                "_op_type": "index",
+                "_index": self.settings.actors_index,
+                "_id": a.id,
+                "_source": {
+                    "id": a.id,
+                    "name": a.name,
+                    "type": a.type,
+                    "aliases": list(a.aliases),
+                    "query": actor_query(a),
+                    "updated_at": now,
+                },
+            }
             for a in actors
         ]
         listed = {a.id for a in actors}
         # delete_by_query lives in the reindex module, absent from the minimal distribution.
         stale = [a["id"] for a in self.actors() if a["id"] not in listed]
-        actions += [{"_op_type": "delete", "_index": self.settings.actors_index, "_id": actor_id}
-                    for actor_id in stale]
+        actions += [
+            {"_op_type": "delete", "_index": self.settings.actors_index, "_id": actor_id}
+            for actor_id in stale
+        ]
         helpers.bulk(self.es, actions, refresh="wait_for")
         return len(actors)
 
@@ -183,15 +201,23 @@ class SearchStore:
             alert_id = hashlib.blake2b(
                 f"{actor_id}\0{article['doc_id']}".encode(), digest_size=16
             ).hexdigest()
-            actions.append({
-                "_op_type": "create", "_index": self.settings.alerts_index, "_id": alert_id,
-                "_source": {
-                    "actor_id": actor_id, "actor_name": actors[actor_id]["name"],
-                    "doc_id": article["doc_id"], "title": article.get("title", ""),
-                    "source": article.get("source"), "url": article.get("url"),
-                    "published_at": article.get("published_at"), "matched_at": now,
-                },
-            })
+            actions.append(
+                {
+                    "_op_type": "create",
+                    "_index": self.settings.alerts_index,
+                    "_id": alert_id,
+                    "_source": {
+                        "actor_id": actor_id,
+                        "actor_name": actors[actor_id]["name"],
+                        "doc_id": article["doc_id"],
+                        "title": article.get("title", ""),
+                        "source": article.get("source"),
+                        "url": article.get("url"),
+                        "published_at": article.get("published_at"),
+                        "matched_at": now,
+                    },
+                }
+            )
         created = 0
         for ok, item in helpers.streaming_bulk(self.es, actions, raise_on_error=False):
             if ok:
@@ -203,7 +229,9 @@ class SearchStore:
     def alerts(self, actor_id: str | None = None, size: int = 50) -> list[dict[str, Any]]:
         query: dict[str, Any] = {"term": {"actor_id": actor_id}} if actor_id else {"match_all": {}}
         response = self.es.search(
-            index=self.settings.alerts_index, query=query, size=size,
+            index=self.settings.alerts_index,
+            query=query,
+            size=size,
             sort=[{"matched_at": "desc"}, {"published_at": "desc"}],
         )
         return [{"id": h["_id"], **h["_source"]} for h in response["hits"]["hits"]]

@@ -77,8 +77,11 @@ def fetch_feed(
     client: httpx.Client | None = None,
 ) -> FetchResult:
     """GET a feed with conditional headers, following redirects only to allowed addresses."""
-    headers = {"User-Agent": user_agent, "Accept": "application/rss+xml, application/atom+xml, "
-               "application/feed+json, application/xml;q=0.9, */*;q=0.8"}
+    headers = {
+        "User-Agent": user_agent,
+        "Accept": "application/rss+xml, application/atom+xml, "
+        "application/feed+json, application/xml;q=0.9, */*;q=0.8",
+    }
     if etag:
         headers["If-None-Match"] = etag
     if last_modified:
@@ -96,8 +99,11 @@ def fetch_feed(
                     if response.status_code in {301, 302, 303, 307, 308}:
                         location = response.headers.get("location")
                         if not location:
-                            raise FetchError("redirect without Location", transient=False,
-                                             status=response.status_code)
+                            raise FetchError(
+                                "redirect without Location",
+                                transient=False,
+                                status=response.status_code,
+                            )
                         current = urljoin(current, location)
                         continue
                     if response.status_code >= 400:
@@ -111,8 +117,11 @@ def fetch_feed(
                     for chunk in response.iter_bytes():
                         body.extend(chunk)
                         if len(body) > max_bytes:
-                            raise FetchError(f"body larger than {max_bytes} bytes",
-                                             transient=False, status=response.status_code)
+                            raise FetchError(
+                                f"body larger than {max_bytes} bytes",
+                                transient=False,
+                                status=response.status_code,
+                            )
                     return FetchResult(
                         url=current,
                         status=response.status_code,

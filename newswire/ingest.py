@@ -114,7 +114,8 @@ def process_batch(
         ]
     with _timed("entities"):
         entities = extract_entities(
-            (lang.code, f"{a.title}\n\n{a.body}") for (a, _), lang in zip(fresh, languages, strict=True)
+            (lang.code, f"{a.title}\n\n{a.body}")
+            for (a, _), lang in zip(fresh, languages, strict=True)
         )
     now = datetime.now(UTC)
     allowed = store.article_fields
@@ -122,13 +123,19 @@ def process_batch(
     with _timed("document"):
         for (article, key), lang, ents in zip(fresh, languages, entities, strict=True):
             doc = build_document(
-                article, keys=key, language=lang, entities=ents,
-                working_languages=settings.working_language_set, indexed_at=now,
+                article,
+                keys=key,
+                language=lang,
+                entities=ents,
+                working_languages=settings.working_language_set,
+                indexed_at=now,
             )
             unknown = set(doc) - allowed
             if unknown:  # a code/mapping mismatch: keep the article rather than lose it
                 report.dead_letters[key.doc_id] = f"fields not in mapping: {sorted(unknown)}"
-                redis_store.dead_letter("article", report.dead_letters[key.doc_id], article.to_dict())
+                redis_store.dead_letter(
+                    "article", report.dead_letters[key.doc_id], article.to_dict()
+                )
                 continue
             documents.append((article, doc))
     with _timed("index"):

@@ -36,8 +36,9 @@ def poll(feed: FeedConfig, *, settings: Settings, redis_store: RedisStore) -> Po
     try:
         result = fetch(feed.url, settings, state)
         if result.not_modified:
-            redis_store.record_poll(feed.id, last_poll=started, last_status=304,
-                                    consecutive_errors=0, last_error=None)
+            redis_store.record_poll(
+                feed.id, last_poll=started, last_status=304, consecutive_errors=0, last_error=None
+            )
             FEED_POLLS.labels("not_modified").inc()
             return PollOutcome(status="not_modified")
         articles = articles_from_feed(
@@ -47,14 +48,18 @@ def poll(feed: FeedConfig, *, settings: Settings, redis_store: RedisStore) -> Po
         transient = isinstance(exc, FetchError) and exc.transient
         status = exc.status if isinstance(exc, FetchError) and exc.status else "error"
         errors = redis_store.increment_feed_errors(feed.id)
-        redis_store.record_poll(feed.id, last_poll=started, last_status=status,
-                                last_error=str(exc))
+        redis_store.record_poll(feed.id, last_poll=started, last_status=status, last_error=str(exc))
         FEED_POLLS.labels("error").inc()
         log.warning("feed poll failed", feed=feed.id, error=str(exc), consecutive_errors=errors)
         return PollOutcome(status="error", error=str(exc), transient=transient)
     redis_store.record_poll(
-        feed.id, last_poll=started, last_status=result.status, consecutive_errors=0,
-        last_error=None, etag=result.etag, last_modified=result.last_modified,
+        feed.id,
+        last_poll=started,
+        last_status=result.status,
+        consecutive_errors=0,
+        last_error=None,
+        etag=result.etag,
+        last_modified=result.last_modified,
         last_entries=len(articles),
     )
     FEED_POLLS.labels("ok").inc()

@@ -6,7 +6,7 @@ import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import redis
 
@@ -77,27 +77,30 @@ class RedisStore:
 
     def dead_letters(self, limit: int = 100) -> list[dict[str, Any]]:
         raw = self.client.lrange(self._key("deadletter"), 0, limit - 1)
-        return [json.loads(item) for item in raw]
+        return [json.loads(str(item)) for item in raw]
 
     def pop_dead_letters(self, limit: int) -> list[dict[str, Any]]:
         raw = self.client.lpop(self._key("deadletter"), limit) or []
-        return [json.loads(item) for item in raw]
+        return [json.loads(str(item)) for item in raw]
 
     def dead_letter_count(self) -> int:
         return int(self.client.llen(self._key("deadletter")))
 
     # -- feed state ---------------------------------------------------------------------
     def feed_state(self, feed_id: str) -> dict[str, str]:
-        return dict(self.client.hgetall(self._key("feed", feed_id)))
+        raw = self.client.hgetall(self._key("feed", feed_id))
+        return {str(k): str(v) for k, v in raw.items()}
 
     def record_poll(self, feed_id: str, **fields: str | int | float | None) -> None:
         """Store the outcome of a poll on the feed; None clears a field."""
         key = self._key("feed", feed_id)
-        to_set = {k: str(v) for k, v in fields.items() if v is not None}
+        to_set: dict[str | bytes, str | bytes] = {
+            k: str(v) for k, v in fields.items() if v is not None
+        }
         to_clear = [k for k, v in fields.items() if v is None]
         pipe = self.client.pipeline()
         if to_set:
-            pipe.hset(key, mapping=to_set)
+            pipe.hset(key, mapping=cast("Any", to_set))
         if to_clear:
             pipe.hdel(key, *to_clear)
         pipe.sadd(self._key("feeds"), feed_id)
@@ -107,4 +110,4 @@ class RedisStore:
         return int(self.client.hincrby(self._key("feed", feed_id), "consecutive_errors", 1))
 
     def known_feeds(self) -> list[str]:
-        return sorted(self.client.smembers(self._key("feeds")))
+        return sorted(str(m) for m in self.client.smembers(self._key("feeds")))

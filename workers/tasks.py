@@ -63,8 +63,12 @@ def poll_feed(self: Task, feed: dict[str, Any]) -> dict[str, Any]:
     if outcome.transient and self.request.retries < self.max_retries:
         raise self.retry(countdown=_backoff(self.request.retries))
     results = enqueue_articles(outcome.articles)
-    return {"status": outcome.status, "articles": len(outcome.articles), "batches": len(results),
-            "error": outcome.error}
+    return {
+        "status": outcome.status,
+        "articles": len(outcome.articles),
+        "batches": len(results),
+        "error": outcome.error,
+    }
 
 
 @app.task(bind=True, name="newswire.process_articles")
@@ -84,7 +88,8 @@ def process_articles(self: Task, articles: list[dict[str, Any]]) -> dict[str, An
             raise
         try:
             raise self.retry(
-                exc=exc, countdown=_backoff(self.request.retries),
+                exc=exc,
+                countdown=_backoff(self.request.retries),
                 max_retries=settings.task_max_retries,
             ) from exc
         except MaxRetriesExceededError:

@@ -55,8 +55,11 @@ def redis_store(settings: Settings) -> Iterator[RedisStore]:
     try:
         store.client.ping()
     except Exception as exc:  # noqa: BLE001 - any failure means the same thing here
-        pytest.fail(f"Redis is not reachable at {settings.redis_url} ({exc}); "
-                    "run scripts/services up or scripts/test", pytrace=False)
+        pytest.fail(
+            f"Redis is not reachable at {settings.redis_url} ({exc}); "
+            "run scripts/services up or scripts/test",
+            pytrace=False,
+        )
     store.client.flushdb()
     yield store
     store.client.flushdb()
@@ -68,8 +71,11 @@ def search_store(settings: Settings) -> Iterator[SearchStore]:
     try:
         store.es.cluster.health(wait_for_status="yellow", timeout="30s")
     except Exception as exc:  # noqa: BLE001
-        pytest.fail(f"Elasticsearch is not reachable at {settings.es_url} ({exc}); "
-                    "run scripts/services up or scripts/test", pytrace=False)
+        pytest.fail(
+            f"Elasticsearch is not reachable at {settings.es_url} ({exc}); "
+            "run scripts/services up or scripts/test",
+            pytrace=False,
+        )
     store.ensure_indices()
     store.sync_actors(parse_actors(settings.actors_file.read_text(encoding="utf-8")))
     yield store
@@ -81,11 +87,30 @@ def start_worker(log_path: Path, concurrency: int = 2) -> subprocess.Popen[bytes
     env = {**os.environ, **TEST_ENV, "NEWSWIRE_LOG_FORMAT": "json"}
     log_file = log_path.open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker",
-         "--pool", "prefork", "--concurrency", str(concurrency), "--queues", TEST_ENV["NEWSWIRE_QUEUE"],
-         "--without-gossip", "--without-mingle", "--loglevel", "INFO",
-         "--hostname", f"test-{RUN_ID}-{secrets.token_hex(2)}@%h"],
-        cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "workers.celery_app",
+            "worker",
+            "--pool",
+            "prefork",
+            "--concurrency",
+            str(concurrency),
+            "--queues",
+            TEST_ENV["NEWSWIRE_QUEUE"],
+            "--without-gossip",
+            "--without-mingle",
+            "--loglevel",
+            "INFO",
+            "--hostname",
+            f"test-{RUN_ID}-{secrets.token_hex(2)}@%h",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
     )
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:

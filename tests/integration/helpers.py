@@ -15,16 +15,22 @@ SEEDS = Path(__file__).resolve().parents[2] / "seeds" / "feeds"
 SEED_ENTRIES = 14
 # The ECB story appears twice (Reuters, and the aggregator with tracking parameters).
 SEED_UNIQUE = 13
-SEED_SOURCES = ("Reuters World News", "InoSMI — World (English)", "Wire Aggregator",
-                "ИноСМИ — Мир", "Newsdesk")
+SEED_SOURCES = (
+    "Reuters World News",
+    "InoSMI — World (English)",
+    "Wire Aggregator",
+    "ИноСМИ — Мир",
+    "Newsdesk",
+)
 
 
 def seed_articles(settings: Settings) -> list[Article]:
     """Every entry of every seed feed, parsed and normalised as `newswire ingest` does."""
     articles: list[Article] = []
     for path in sorted(SEEDS.iterdir()):
-        articles += articles_from_feed(path.read_bytes(), feed_id=path.stem, source=None,
-                                       settings=settings)
+        articles += articles_from_feed(
+            path.read_bytes(), feed_id=path.stem, source=None, settings=settings
+        )
     return articles
 
 
@@ -41,6 +47,7 @@ def seed_count(store: SearchStore) -> int:
     """Indexed articles that came from the seed feeds (other tests add their own)."""
     store.refresh()
     feed_ids = [p.stem for p in SEEDS.iterdir()]
-    response = store.es.count(index=store.settings.articles_alias,
-                              query={"terms": {"feed_id": feed_ids}})
+    response = store.es.count(
+        index=store.settings.articles_alias, query={"terms": {"feed_id": feed_ids}}
+    )
     return int(response["count"])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from typing import Any
 
@@ -29,7 +28,9 @@ def test_search_returns_hits_highlights_and_facets(
     body = response.json()
     assert body["total"] >= 3
     assert "<mark>Kursk</mark>" in " ".join(body["hits"][0]["highlights"]["body"])
-    assert {"source", "language", "person", "organisation", "place", "category"} <= set(body["facets"])
+    assert {"source", "language", "person", "organisation", "place", "category"} <= set(
+        body["facets"]
+    )
     filtered = client.get("/search", params={"language": "de", "collapse": "false"}).json()
     assert filtered["total"] == 1
     assert filtered["hits"][0]["language"] == "de"
@@ -55,9 +56,11 @@ def test_a_bad_query_gets_400_with_a_message(
 
 
 def test_article_html_is_sanitised(client: TestClient, ingested: list[dict[str, Any]]) -> None:
-    hits = client.get("/search", params={"q": "Deep State", "source": "InoSMI — World (English)"}).json()
+    hits = client.get(
+        "/search", params={"q": "Deep State", "source": "InoSMI — World (English)"}
+    ).json()
     doc = client.get(f"/articles/{hits['hits'][0]['doc_id']}").json()
-    assert "<a href=\"https://inosmi.ru/tags/reuters/\"" in doc["body_html"]
+    assert '<a href="https://inosmi.ru/tags/reuters/"' in doc["body_html"]
     assert "<script" not in doc["body_html"]
     assert "onerror" not in doc["body_html"]
     assert client.get("/articles/does-not-exist").status_code == 404
@@ -69,12 +72,15 @@ def test_alerts_actors_health_and_metrics(
     actors = {a["id"] for a in client.get("/actors").json()}
     assert {"valery-gerasimov", "sudzha"} <= actors
     alerts = client.get("/alerts", params={"actor": "sudzha"}).json()
-    assert alerts and all(a["actor_id"] == "sudzha" for a in alerts)
+    assert alerts
+    assert all(a["actor_id"] == "sudzha" for a in alerts)
     assert client.get("/health").json()["redis"] is True
     metrics = client.get("/metrics").text
-    indexed = next(line for line in metrics.splitlines()
-                   if line.startswith("newswire_indexed_articles "))
-    assert float(indexed.split()[1]) == search_store.count() > 0
+    indexed = next(
+        line for line in metrics.splitlines() if line.startswith("newswire_indexed_articles ")
+    )
+    assert float(indexed.split()[1]) == search_store.count()
+    assert search_store.count() > 0
     assert "newswire_queue_length" in metrics
 
 

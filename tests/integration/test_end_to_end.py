@@ -4,7 +4,6 @@ alerts, dead letters."""
 from __future__ import annotations
 
 import secrets
-import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -21,6 +20,7 @@ from workers.tasks import process_articles
 
 pytestmark = pytest.mark.integration
 
+
 def _search(store: SearchStore, **kwargs: Any) -> Any:
     return parse_search_response(store.search(build_search_body(SearchRequest(**kwargs))))
 
@@ -30,7 +30,10 @@ def test_each_story_version_is_searchable_by_a_word_in_its_body(
 ) -> None:
     result = _search(search_store, query="Kosachev", collapse_stories=False)
     titles = {hit.title for hit in result.hits}
-    assert "Reuters: Russia has handed over demands to the United States for negotiations on Ukraine" in titles
+    assert (
+        "Reuters: Russia has handed over demands to the United States for negotiations on Ukraine"
+        in titles
+    )
     assert any("Russia hands US list of demands" in t for t in titles)
     # The aggregator trimmed the Kosachev paragraphs, so its re-post must not match.
     assert not any("Kremlin sends Washington" in t for t in titles)
@@ -60,8 +63,9 @@ def test_exact_duplicates_are_indexed_once_even_when_ingested_twice_concurrently
 def test_facets_count_what_was_indexed(
     ingested: list[dict[str, Any]], search_store: SearchStore
 ) -> None:
-    result = _search(search_store, collapse_stories=False, size=50,
-                     filters={"source": tuple(SEED_SOURCES)})
+    result = _search(
+        search_store, collapse_stories=False, size=50, filters={"source": tuple(SEED_SOURCES)}
+    )
     assert result.total == SEED_UNIQUE
     assert sum(n for _, n in result.facets["source"]) == SEED_UNIQUE
     languages = dict(result.facets["language"])
@@ -88,7 +92,10 @@ def test_alert_fires_for_an_article_naming_the_actor_and_not_for_others(
     search_store.refresh()
     alerts = search_store.alerts(actor_id="valery-gerasimov", size=100)
     titles = {a["title"] for a in alerts}
-    assert "Reuters: Russia has handed over demands to the United States for negotiations on Ukraine" in titles
+    assert (
+        "Reuters: Russia has handed over demands to the United States for negotiations on Ukraine"
+        in titles
+    )
     assert "Reuters: Россия передала США требования для переговоров по Украине" in titles
     assert not any("Bank of Russia" in t for t in titles)
     # Once per actor and article, although every article was processed twice.
@@ -109,14 +116,29 @@ def test_reprocessing_a_batch_changes_nothing(
 
 
 def test_a_poison_article_is_dead_lettered_with_its_reason_and_the_batch_goes_on(
-    ingested: list[dict[str, Any]], settings: Settings, search_store: SearchStore,
+    ingested: list[dict[str, Any]],
+    settings: Settings,
+    search_store: SearchStore,
     redis_store: RedisStore,
 ) -> None:
     good, bad = (a.to_dict() for a in seed_articles(settings)[:2])
-    good.update(feed_id="poison-test", source="Poison test", url="https://example.org/good-one", guid="good-one", title="A good article " * 3,
-                body="Its body is fine and long enough to index. " * 5)
-    bad.update(feed_id="poison-test", source="Poison test", url="https://example.org/poison", guid="poison", title="A poison article " * 3,
-               body="Its publication date cannot be parsed. " * 5, published_at="not a date")
+    good.update(
+        feed_id="poison-test",
+        source="Poison test",
+        url="https://example.org/good-one",
+        guid="good-one",
+        title="A good article " * 3,
+        body="Its body is fine and long enough to index. " * 5,
+    )
+    bad.update(
+        feed_id="poison-test",
+        source="Poison test",
+        url="https://example.org/poison",
+        guid="poison",
+        title="A poison article " * 3,
+        body="Its publication date cannot be parsed. " * 5,
+        published_at="not a date",
+    )
     outcome = wait_all([process_articles.delay([good, bad])])[0]
     assert outcome["indexed"] == 1
     assert outcome["dead_letters"] == 1

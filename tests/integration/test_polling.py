@@ -51,7 +51,9 @@ def feed_server() -> Iterator[str]:
 
 
 def test_a_broken_feed_is_recorded_on_the_feed_and_polling_goes_on(
-    feed_server: str, worker: subprocess.Popen[bytes], search_store: SearchStore,
+    feed_server: str,
+    worker: subprocess.Popen[bytes],
+    search_store: SearchStore,
     redis_store: RedisStore,
 ) -> None:
     feeds = [
@@ -59,8 +61,10 @@ def test_a_broken_feed_is_recorded_on_the_feed_and_polling_goes_on(
         {"id": "poll-html", "url": f"{feed_server}/html"},
         {"id": "poll-gone", "url": f"{feed_server}/gone"},
     ]
-    outcomes = {f["id"]: o for f, o in zip(
-        feeds, wait_all([poll_feed.delay(f) for f in feeds]), strict=True)}
+    outcomes = {
+        f["id"]: o
+        for f, o in zip(feeds, wait_all([poll_feed.delay(f) for f in feeds]), strict=True)
+    }
     assert outcomes["poll-good"]["status"] == "ok"
     assert outcomes["poll-good"]["articles"] == 4
     assert outcomes["poll-html"]["status"] == "error"
@@ -82,7 +86,8 @@ def test_a_broken_feed_is_recorded_on_the_feed_and_polling_goes_on(
 
 
 def test_a_feed_on_a_private_address_is_refused_without_an_allowance(
-    worker: subprocess.Popen[bytes], redis_store: RedisStore,
+    worker: subprocess.Popen[bytes],
+    redis_store: RedisStore,
 ) -> None:
     # 10.0.0.0/8 is not in the tests' allowance (only 127.0.0.1/32); no request is made.
     outcome = wait_all([poll_feed.delay({"id": "poll-private", "url": "http://10.1.2.3/feed"})])[0]
