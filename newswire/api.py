@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import os
+from collections.abc import Iterator
 from dataclasses import asdict
 from functools import cache
 from typing import Annotated, Any
@@ -13,7 +14,8 @@ from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily
 from pydantic import BaseModel, Field
 
 from newswire.es_store import SearchStore
@@ -173,25 +175,38 @@ def health() -> dict[str, Any]:
     }
 
 
+class _StateCollector:
+    """Gauges read from Redis and Elasticsearch at scrape time (not per-process samples)."""
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        settings = get_settings()
+        store, redis_store = stores()
+        gauges = (
+            (
+                "newswire_queue_length",
+                "Tasks waiting in the broker queue",
+                redis_store.client.llen(settings.queue),
+            ),
+            (
+                "newswire_dead_letters",
+                "Payloads in the dead-letter list",
+                redis_store.dead_letter_count(),
+            ),
+            ("newswire_indexed_articles", "Articles in the index", store.count()),
+        )
+        for name, documentation, value in gauges:
+            yield GaugeMetricFamily(name, documentation, value=float(value))
+
+
 @app.get("/metrics", response_class=PlainTextResponse)
 def metrics() -> PlainTextResponse:
     """Prometheus metrics: worker counters (shared multiprocess dir) and queue gauges."""
-    settings = get_settings()
-    store, redis_store = stores()
     registry = CollectorRegistry()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         from prometheus_client.multiprocess import MultiProcessCollector
 
         MultiProcessCollector(registry)
-    Gauge("newswire_queue_length", "Tasks waiting in the broker queue", registry=registry).set(
-        redis_store.client.llen(settings.queue)
-    )
-    Gauge("newswire_dead_letters", "Payloads in the dead-letter list", registry=registry).set(
-        redis_store.dead_letter_count()
-    )
-    Gauge("newswire_indexed_articles", "Articles in the index", registry=registry).set(
-        store.count()
-    )
+    registry.register(_StateCollector())
     return PlainTextResponse(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
 

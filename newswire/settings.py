@@ -22,6 +22,7 @@ class Settings(BaseSettings):
     index_prefix: str = Field("newswire", description="Prefix of every index and Redis key")
     queue: str = Field("newswire", description="Celery queue the workers consume")
     config_dir: Path = Field(REPO_ROOT / "config", description="Folder of feeds/actors/mappings")
+    feeds_path: Path | None = Field(None, description="Feed list (default config/feeds.yaml)")
     working_languages: str = Field("en", description="Languages the newsroom reads (comma list)")
     language_min_confidence: float = Field(0.5, description="Below this a language is 'und'")
     batch_size: int = Field(16, ge=1, le=500, description="Articles per processing task")
@@ -76,7 +77,7 @@ class Settings(BaseSettings):
 
     @property
     def feeds_file(self) -> Path:
-        return self.config_dir / "feeds.yaml"
+        return self.feeds_path or self.config_dir / "feeds.yaml"
 
     @property
     def actors_file(self) -> Path:

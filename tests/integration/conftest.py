@@ -82,9 +82,11 @@ def search_store(settings: Settings) -> Iterator[SearchStore]:
     store.drop_all()
 
 
-def start_worker(log_path: Path, concurrency: int = 2) -> subprocess.Popen[bytes]:
-    """A real Celery worker process (prefork) on the test queue; returns once it is ready."""
-    env = {**os.environ, **TEST_ENV, "NEWSWIRE_LOG_FORMAT": "json"}
+def start_worker(
+    log_path: Path, concurrency: int = 2, queue: str = TEST_ENV["NEWSWIRE_QUEUE"]
+) -> subprocess.Popen[bytes]:
+    """A real Celery worker process (prefork) on `queue`; returns once it is ready."""
+    env = {**os.environ, **TEST_ENV, "NEWSWIRE_LOG_FORMAT": "json", "NEWSWIRE_QUEUE": queue}
     log_file = log_path.open("wb")
     process = subprocess.Popen(
         [
@@ -99,7 +101,7 @@ def start_worker(log_path: Path, concurrency: int = 2) -> subprocess.Popen[bytes
             "--concurrency",
             str(concurrency),
             "--queues",
-            TEST_ENV["NEWSWIRE_QUEUE"],
+            queue,
             "--without-gossip",
             "--without-mingle",
             "--loglevel",

@@ -263,7 +263,7 @@ def test_bad_json_feed_raises(document, message):
 
 @pytest.mark.xfail(
     strict=True,
-    reason="BUG pipeline/feeds.py:131,146: a null 'tags'/'authors' raises TypeError, "
+    reason="BUG pipeline/feeds.py:135,149: a null 'tags'/'authors' raises TypeError, "
     "which newswire/polling.py does not catch, instead of FeedParseError or an empty tuple",
 )
 def test_json_feed_null_tags_and_authors_do_not_crash():
@@ -274,7 +274,7 @@ def test_json_feed_null_tags_and_authors_do_not_crash():
 
 @pytest.mark.xfail(
     strict=True,
-    reason="BUG pipeline/feeds.py:131: JSON Feed 1.0 items name their author in 'author' "
+    reason="BUG pipeline/feeds.py:135: JSON Feed 1.0 items name their author in 'author' "
     "(an object); only 1.1 'authors' is read, so 1.0 authors are lost",
 )
 def test_json_feed_1_0_author_is_kept():
@@ -292,7 +292,8 @@ BILLION_LAUGHS = b"""<?xml version="1.0"?>
   <!ENTITY lol2 "&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;">
   <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
 ]>
-<rss version="2.0"><channel><title>&lol3;</title><item><title>&lol3;</title></item></channel></rss>"""
+<rss version="2.0"><channel><title>&lol3;</title>
+<item><title>&lol3;</title></item></channel></rss>"""
 
 EXTERNAL_ENTITY = b"""<?xml version="1.0"?>
 <!DOCTYPE rss [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>
@@ -313,7 +314,7 @@ def test_entity_declaration_in_malformed_document_is_still_refused():
 
 @pytest.mark.xfail(
     strict=True,
-    reason="BUG pipeline/feeds.py:63: whitespace before <?xml makes defusedxml fail with "
+    reason="BUG pipeline/feeds.py:65: whitespace before <?xml makes defusedxml fail with "
     "ParseError, which is swallowed, so the <!ENTITY> declaration is not refused",
 )
 def test_entity_declaration_after_leading_whitespace_is_refused():

@@ -94,7 +94,7 @@ def test_seed_text_has_no_script_payload(seed_bytes):
 
 @pytest.mark.xfail(
     strict=True,
-    reason="BUG pipeline/text.py:20: only block END tags get a break, so a block that starts "
+    reason="BUG pipeline/text.py:52: only block END tags get a break, so a block that starts "
     "inside another block (or an omitted </p>/</li>) glues words: 'KyivMoscow'",
 )
 @pytest.mark.parametrize(

@@ -1,0 +1,210 @@
+"""Search request validation, the Elasticsearch body, and reading a response."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline.search import (
+    FACETS,
+    TEXT_FIELDS,
+    InvalidSearch,
+    SearchHit,
+    SearchRequest,
+    build_search_body,
+    parse_search_response,
+    validate,
+)
+
+
+@pytest.mark.parametrize(
+    ("request_", "message"),
+    [
+        (SearchRequest(filters={"author": ("x",)}), r"unknown filter\(s\) \['author'\]; known: "),
+        (SearchRequest(size=0), "size must be between 1 and 100"),
+        (SearchRequest(size=101), "size must be between 1 and 100"),
+        (SearchRequest(page=0), "page must be >= 1"),
+        (SearchRequest(page=101, size=100), "page\\*size <= 10000"),
+        (SearchRequest(sort="oldest"), "sort must be 'relevance' or 'newest'"),
+        (SearchRequest(query="x" * 1001), "longer than 1000 characters"),
+        (
+            SearchRequest(date_from="12/03/2025"),
+            "from must be a date like 2025-03-12, not '12/03/2025'",
+        ),
+        (SearchRequest(date_to="2025-02-30"), "to must be a date like"),
+        (SearchRequest(date_from="2025-03-12Tnoon"), "from must be a date like"),
+        (SearchRequest(date_from="2025-03-13", date_to="2025-03-12"), "'from' is after 'to'"),
+    ],
+)
+def test_invalid_requests_raise_with_a_helpful_message(request_, message):
+    with pytest.raises(InvalidSearch, match=message):
+        validate(request_)
+    with pytest.raises(InvalidSearch):
+        build_search_body(request_)
+
+
+@pytest.mark.parametrize(
+    "request_",
+    [
+        SearchRequest(size=1),
+        SearchRequest(size=100, page=100),
+        SearchRequest(date_from="2025-03-12", date_to="2025-03-12"),
+        SearchRequest(date_from="2025-03-12T10:00:00Z", date_to="2025-03-12"),
+        SearchRequest(query="x" * 1000, sort="newest"),
+    ],
+)
+def test_boundary_requests_are_valid(request_):
+    validate(request_)
+
+
+def test_query_and_filters_become_bool_clauses():
+    body = build_search_body(
+        SearchRequest(
+            query='"cease-fire" Kremlin',
+            filters={"person": ("Vladimir Putin",), "language": ("en", "ru"), "place": ()},
+            date_from="2025-03-01",
+            date_to="2025-03-12",
+            page=3,
+            size=20,
+        )
+    )
+    boolean = body["query"]["bool"]
+    assert boolean["must"] == [
+        {
+            "simple_query_string": {
+                "query": '"cease-fire" Kremlin',
+                "fields": list(TEXT_FIELDS),
+                "default_operator": "and",
+            }
+        }
+    ]
+    assert boolean["filter"] == [
+        {"terms": {"persons": ["Vladimir Putin"]}},
+        {"terms": {"language": ["en", "ru"]}},
+        {"range": {"published_at": {"gte": "2025-03-01", "lte": "2025-03-12"}}},
+    ]
+    assert (body["from"], body["size"]) == (40, 20)
+    assert "sort" not in body
+
+
+@pytest.mark.parametrize(("name", "field"), sorted(FACETS.items()))
+def test_each_filter_targets_its_field(name, field):
+    body = build_search_body(SearchRequest(query="x", filters={name: ("v",)}))
+    assert body["query"]["bool"]["filter"] == [{"terms": {field: ["v"]}}]
+
+
+def test_open_ended_date_range():
+    body = build_search_body(SearchRequest(date_to="2025-03-12"))
+    assert body["query"]["bool"]["filter"] == [{"range": {"published_at": {"lte": "2025-03-12"}}}]
+
+
+@pytest.mark.parametrize("query", ["", "   "])
+def test_empty_query_matches_all_newest_first(query):
+    body = build_search_body(SearchRequest(query=query))
+    assert body["query"]["bool"]["must"] == [{"match_all": {}}]
+    assert body["sort"] == [{"published_at": "desc"}, "_score"]
+
+
+def test_newest_sort_with_a_query():
+    body = build_search_body(SearchRequest(query="ECB", sort="newest"))
+    assert body["sort"] == [{"published_at": "desc"}, "_score"]
+
+
+def test_collapse_by_story_and_count_stories():
+    body = build_search_body(SearchRequest(query="ECB"))
+    assert body["collapse"] == {"field": "story_id"}
+    assert body["aggs"]["stories"] == {"cardinality": {"field": "story_id"}}
+
+
+def test_no_collapse_when_turned_off():
+    body = build_search_body(SearchRequest(query="ECB", collapse_stories=False))
+    assert "collapse" not in body
+    assert "stories" not in body["aggs"]
+
+
+def test_facet_aggregations_and_histogram():
+    aggs = build_search_body(SearchRequest(query="ECB"))["aggs"]
+    assert aggs["person"] == {"terms": {"field": "persons", "size": 15}}
+    assert aggs["category"] == {"terms": {"field": "categories", "size": 15}}
+    assert aggs["day"]["date_histogram"]["field"] == "published_at"
+    assert aggs["day"]["date_histogram"]["calendar_interval"] == "day"
+
+
+RESPONSE = {
+    "hits": {
+        "total": {"value": 57, "relation": "eq"},
+        "hits": [
+            {
+                "_id": "d1",
+                "_score": 7.5,
+                "_source": {
+                    "doc_id": "d1",
+                    "story_id": "s1",
+                    "title": "ECB holds rates",
+                    "source": "Reuters",
+                    "url": "https://reuters.com/ecb",
+                    "published_at": "2025-03-12T13:20:00+00:00",
+                    "language": "en",
+                    "persons": ["Christine Lagarde"],
+                    "organisations": ["ECB"],
+                    "places": ["Frankfurt"],
+                },
+                "highlight": {"title": ["<mark>ECB</mark> holds rates"]},
+            },
+            {"_id": "d2", "_score": None, "_source": {"title": "Bare"}},
+        ],
+    },
+    "aggregations": {
+        "source": {
+            "buckets": [{"key": "Reuters", "doc_count": 40}, {"key": "InoSMI", "doc_count": 17}]
+        },
+        "language": {"buckets": [{"key": "en", "doc_count": 57}]},
+        "day": {
+            "buckets": [
+                {
+                    "key_as_string": "2025-03-12T00:00:00.000Z",
+                    "key": 1741737600000,
+                    "doc_count": 50,
+                },
+                {"key_as_string": "2025-03-13T00:00:00.000Z", "key": 1741824000000, "doc_count": 7},
+            ]
+        },
+        "stories": {"value": 31},
+    },
+}
+
+
+def test_parse_search_response():
+    result = parse_search_response(RESPONSE)
+    assert result.total == 31  # collapsed: distinct stories, not the 57 articles
+    assert result.hits[0] == SearchHit(
+        doc_id="d1",
+        story_id="s1",
+        title="ECB holds rates",
+        source="Reuters",
+        url="https://reuters.com/ecb",
+        published_at="2025-03-12T13:20:00+00:00",
+        language="en",
+        score=7.5,
+        highlights={"title": ["<mark>ECB</mark> holds rates"]},
+        persons=["Christine Lagarde"],
+        organisations=["ECB"],
+        places=["Frankfurt"],
+    )
+    bare = result.hits[1]
+    assert (bare.story_id, bare.title, bare.url, bare.score, bare.persons) == (
+        "d2",
+        "Bare",
+        None,
+        None,
+        [],
+    )
+    assert result.facets["source"] == [("Reuters", 40), ("InoSMI", 17)]
+    assert result.facets["person"] == []
+    assert set(result.facets) == set(FACETS)
+    assert result.histogram == [("2025-03-12", 50), ("2025-03-13", 7)]
+
+
+def test_total_without_story_count_is_the_hit_total():
+    response = {"hits": {"total": {"value": 4}, "hits": []}}
+    result = parse_search_response(response)
+    assert (result.total, result.hits, result.histogram) == (4, [], [])
