@@ -50,7 +50,11 @@ def check_url(url: str, allowed: Sequence[Network]) -> None:
     if not host:
         raise BlockedAddress(f"URL has no host: {url}")
     try:
-        infos = socket.getaddrinfo(host, parts.port or 443, type=socket.SOCK_STREAM)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError as exc:
+        raise FetchError(f"invalid URL {url!r}: {exc}", transient=False) from exc
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
         raise FetchError(f"cannot resolve {host}: {exc}", transient=True) from exc
     for info in infos:

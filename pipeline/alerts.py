@@ -59,7 +59,7 @@ def parse_actors(text: str) -> list[Actor]:
         kind = str(entry.get("type", ""))
         if kind not in ACTOR_TYPES:
             raise ActorConfigError(f"{actor_id}: type must be one of {sorted(ACTOR_TYPES)}")
-        name = str(entry.get("name", "")).strip()
+        name = str(entry.get("name") or "").strip()
         if not name:
             raise ActorConfigError(f"{actor_id}: name is required")
         aliases = entry.get("aliases") or []
@@ -70,7 +70,7 @@ def parse_actors(text: str) -> list[Actor]:
                 id=actor_id,
                 name=name,
                 type=kind,
-                aliases=tuple(str(a).strip() for a in aliases if str(a).strip()),
+                aliases=tuple(str(a).strip() for a in aliases if a is not None and str(a).strip()),
             )
         )
     return actors

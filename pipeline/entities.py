@@ -56,9 +56,9 @@ def resolve_mentions(raw: Sequence[tuple[str, str]]) -> Entities:
     votes: dict[str, dict[str, int]] = {}
     resolved: list[Mention] = []
     for name, group in mentions:
-        canonical = name
-        if group == "persons" and " " not in name:
-            canonical = full_names.get(name.casefold(), name)
+        # A surname alone is the person named in full elsewhere in the text, whatever spaCy
+        # labelled it; the vote below then settles the type.
+        canonical = full_names.get(name.casefold(), name) if " " not in name else name
         votes.setdefault(canonical, {}).setdefault(group, 0)
         votes[canonical][group] += 1
         resolved.append(Mention(text=name, label=group, canonical=canonical))

@@ -34,6 +34,7 @@ def parse_feed(
         return _parse_json_feed(
             content, feed_id=feed_id, source_name=source_name, limit=max_entries
         )
+    content = content.lstrip()  # whitespace before <?xml hides the prolog from strict parsers
     _refuse_xml_entities(content)
     parsed = feedparser.parse(content, sanitize_html=False, resolve_relative_uris=True)
     version = parsed.get("version") or ""
@@ -111,6 +112,10 @@ def _json_date(value: Any) -> str | None:
     return moment.astimezone(UTC).isoformat()
 
 
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def _parse_json_feed(
     content: bytes, *, feed_id: str, source_name: str | None, limit: int
 ) -> ParsedFeed:
@@ -131,8 +136,10 @@ def _parse_json_feed(
     for item in items[:limit]:
         if not isinstance(item, dict):
             continue
+        # JSON Feed 1.1 has an `authors` list; 1.0 had a single `author` object.
+        people = item.get("authors") or ([item["author"]] if item.get("author") else [])
         authors = tuple(
-            a["name"] for a in item.get("authors", []) if isinstance(a, dict) and a.get("name")
+            str(a["name"]) for a in _as_list(people) if isinstance(a, dict) and a.get("name")
         )
         entries.append(
             FeedEntry(
@@ -140,13 +147,13 @@ def _parse_json_feed(
                 source=source,
                 guid=str(item["id"]) if item.get("id") is not None else None,
                 link=item.get("url") or item.get("external_url"),
-                title=item.get("title", ""),
-                summary_html=item.get("summary", ""),
-                content_html=item.get("content_html") or item.get("content_text", ""),
+                title=str(item.get("title") or ""),
+                summary_html=str(item.get("summary") or ""),
+                content_html=str(item.get("content_html") or item.get("content_text") or ""),
                 published=_json_date(item.get("date_published")),
                 updated=_json_date(item.get("date_modified")),
                 authors=authors,
-                categories=tuple(str(t) for t in item.get("tags", [])),
+                categories=tuple(str(t) for t in _as_list(item.get("tags")) if t),
                 language_hint=item.get("language") or feed_language,
             )
         )

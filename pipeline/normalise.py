@@ -63,6 +63,8 @@ def canonical_url(url: str) -> str:
     canonical = canonicalize_url(cleaned)
     parts = urlsplit(canonical)
     host = _MOBILE_HOST_PREFIX.sub("", parts.hostname or "")
+    if ":" in host:  # an IPv6 literal keeps its brackets
+        host = f"[{host}]"
     if parts.port and not (
         (parts.scheme == "http" and parts.port == 80)
         or (parts.scheme == "https" and parts.port == 443)

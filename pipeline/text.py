@@ -49,7 +49,11 @@ ALLOWED_TAGS = frozenset(
 )
 ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "abbr": {"title"}, "time": {"datetime"}}
 
-_BLOCK_END = re.compile(r"(?i)</(p|div|li|h[1-6]|blockquote|tr|pre|figure)\s*>|<br\s*/?>")
+# Opening or closing a block element, or a line break, separates words.
+_BLOCK_EDGE = re.compile(
+    r"(?i)</?(p|div|li|ul|ol|h[1-6]|blockquote|tr|td|th|pre|figure|section|article)\b[^>]*>"
+    r"|<br\s*/?>"
+)
 _SPACES = re.compile(r"[ \t\r\f\v\u00a0]+")
 _BLANK_LINES = re.compile(r"\s*\n\s*(\n\s*)+")
 
@@ -69,7 +73,7 @@ def html_to_text(fragment: str) -> str:
     """Return the readable text of an HTML fragment, paragraphs separated by blank lines."""
     if not fragment:
         return ""
-    marked = _BLOCK_END.sub(lambda m: m.group(0) + "\n\n", fragment)
+    marked = _BLOCK_EDGE.sub(lambda m: "\n\n" + m.group(0) + "\n\n", fragment)
     # nh3 with no allowed tags drops markup and the contents of script/style elements.
     stripped = nh3.clean(marked, tags=set(), attributes={})
     text = html.unescape(stripped)

@@ -18,8 +18,22 @@ from workers.tasks import process_articles
 
 pytestmark = pytest.mark.integration
 
-WORDS = ("ministers", "talks", "Geneva", "Brussels", "ceasefire", "delegation", "border",
-         "agreement", "sanctions", "officials", "Tuesday", "statement", "region", "troops")
+WORDS = (
+    "ministers",
+    "talks",
+    "Geneva",
+    "Brussels",
+    "ceasefire",
+    "delegation",
+    "border",
+    "agreement",
+    "sanctions",
+    "officials",
+    "Tuesday",
+    "statement",
+    "region",
+    "troops",
+)
 
 
 def _long_article(index: int, run: str) -> Article:
@@ -30,10 +44,17 @@ def _long_article(index: int, run: str) -> Article:
         for n in range(160)
     )
     return Article(
-        feed_id="delivery-test", source="Delivery test", guid=f"{run}-{index}",
-        url=f"https://delivery.test/{run}/{index}", original_url=None,
-        title=f"Delivery report {index} {run}", summary="", body=body, body_html="",
-        published_at="2025-03-12T12:00:00+00:00", fetched_at="2025-03-12T12:00:00+00:00",
+        feed_id="delivery-test",
+        source="Delivery test",
+        guid=f"{run}-{index}",
+        url=f"https://delivery.test/{run}/{index}",
+        original_url=None,
+        title=f"Delivery report {index} {run}",
+        summary="",
+        body=body,
+        body_html="",
+        published_at="2025-03-12T12:00:00+00:00",
+        fetched_at="2025-03-12T12:00:00+00:00",
     )
 
 

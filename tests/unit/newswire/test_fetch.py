@@ -289,11 +289,6 @@ def test_allowance_is_specific_to_its_network():
         check_url("http://10.0.0.1/feed", LOOPBACK)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG newswire/fetch.py:53: parts.port raises ValueError('Port out of range') for "
-    "an invalid port; it is not a FetchError, so newswire/polling.py does not record it",
-)
 def test_check_url_invalid_port_is_a_fetch_error():
     with pytest.raises(FetchError):
         check_url("http://127.0.0.1:99999/feed", LOOPBACK)

@@ -84,11 +84,6 @@ def test_parse_actors_rejects(text, message):
         parse_actors(text)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG pipeline/alerts.py:62: str(entry.get('name', '')) turns an empty YAML value "
-    "(None) into the name 'None', so 'name:' with no value is accepted",
-)
 def test_parse_actors_rejects_empty_name_value():
     with pytest.raises(ActorConfigError, match="name is required"):
         parse_actors("actors:\n  - id: a\n    type: person\n    name:\n")

@@ -89,12 +89,6 @@ def test_type_vote_tie_prefers_person():
     assert entities.organisations == ()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG pipeline/entities.py:60-63: only PERSON-labelled short forms join the full "
-    "name, so one ORG-labelled 'Trump' becomes an organisation although the document "
-    "names Donald Trump as a person three times",
-)
 def test_mislabelled_short_form_of_a_known_person_is_not_an_organisation():
     entities = resolve_mentions(
         [("Donald Trump", "PERSON"), ("Trump", "PERSON"), ("Trump", "PERSON"), ("Trump", "ORG")]

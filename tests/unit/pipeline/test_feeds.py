@@ -261,22 +261,12 @@ def test_bad_json_feed_raises(document, message):
         parse_feed(document, feed_id="json")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG pipeline/feeds.py:135,149: a null 'tags'/'authors' raises TypeError, "
-    "which newswire/polling.py does not catch, instead of FeedParseError or an empty tuple",
-)
 def test_json_feed_null_tags_and_authors_do_not_crash():
     items = [{"id": "1", "title": "t", "tags": None, "authors": None}]
     entry = parse_feed(_json_feed(items=items), feed_id="json").entries[0]
     assert (entry.authors, entry.categories) == ((), ())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG pipeline/feeds.py:135: JSON Feed 1.0 items name their author in 'author' "
-    "(an object); only 1.1 'authors' is read, so 1.0 authors are lost",
-)
 def test_json_feed_1_0_author_is_kept():
     items = [{"id": "1", "title": "t", "author": {"name": "Ann Author"}}]
     document = _json_feed(version="https://jsonfeed.org/version/1", items=items)
@@ -312,11 +302,6 @@ def test_entity_declaration_in_malformed_document_is_still_refused():
         parse_feed(document, feed_id="evil")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG pipeline/feeds.py:65: whitespace before <?xml makes defusedxml fail with "
-    "ParseError, which is swallowed, so the <!ENTITY> declaration is not refused",
-)
 def test_entity_declaration_after_leading_whitespace_is_refused():
     with pytest.raises(FeedParseError):
         parse_feed(b"\n  " + BILLION_LAUGHS, feed_id="evil")

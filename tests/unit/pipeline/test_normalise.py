@@ -77,11 +77,6 @@ def test_seed_ecb_duplicate_urls_are_equal(seed_bytes):
     assert canonical_url(rdf.link) == expected
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG pipeline/normalise.py:65-75: the host is rebuilt from parts.hostname, which "
-    "drops the brackets of an IPv6 literal and yields an invalid URL 'https://2001:db8::1/a'",
-)
 def test_canonical_url_keeps_ipv6_brackets():
     assert canonical_url("https://[2001:db8::1]/a") == "https://[2001:db8::1]/a"
 

@@ -92,11 +92,6 @@ def test_seed_text_has_no_script_payload(seed_bytes):
     assert text.startswith("Moscow — The Kremlin said on Wednesday")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG pipeline/text.py:52: only block END tags get a break, so a block that starts "
-    "inside another block (or an omitted </p>/</li>) glues words: 'KyivMoscow'",
-)
 @pytest.mark.parametrize(
     "fragment",
     ["<div>Kyiv<div>Moscow</div></div>", "<p>Kyiv<p>Moscow", "<ul><li>Kyiv<li>Moscow</ul>"],
