@@ -46,6 +46,37 @@ def _print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
 
 
+@app.command("config")
+def show_config(
+    markdown: Annotated[bool, typer.Option(help="Print a Markdown table (README)")] = False,
+) -> None:
+    """Every setting: its environment variable, current value and meaning."""
+    from newswire.settings import Settings
+
+    current = get_settings()
+    rows = []
+    for name, field in Settings.model_fields.items():
+        default = field.default if field.default is not None else ""
+        rows.append(
+            (
+                f"NEWSWIRE_{name.upper()}",
+                str(default),
+                field.description or "",
+                str(getattr(current, name)),
+            )
+        )
+    if markdown:
+        sys.stdout.write("| variable | default | meaning |\n|---|---|---|\n")
+        for env, default, meaning, _ in rows:
+            shown = default.replace(str(Path.cwd()), ".") if default else ""
+            sys.stdout.write(f"| `{env}` | `{shown}` | {meaning} |\n")
+        return
+    table = Table("variable", "value", "meaning")
+    for env, _, meaning, value in rows:
+        table.add_row(env, value, meaning)
+    console.print(table)
+
+
 @app.command()
 def setup() -> None:
     """Create the index template, indices and aliases, and load config/actors.yaml."""

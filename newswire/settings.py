@@ -33,7 +33,7 @@ class Settings(BaseSettings):
     max_redirects: int = Field(5, ge=0, description="Redirect hops followed per fetch")
     max_entries_per_feed: int = Field(500, ge=1, description="Entries taken from one document")
     user_agent: str = Field(
-        "newswire/0.1 (+https://github.com/newswire/newswire)", description="HTTP User-Agent"
+        "newswire/0.1 (feed poller)", description="HTTP User-Agent; add a contact URL"
     )
     feed_allow_networks: str = Field(
         "", description="CIDRs a feed URL may resolve to despite being private/loopback"
@@ -44,7 +44,7 @@ class Settings(BaseSettings):
     worker_metrics_port: int = Field(9808, description="Worker Prometheus port (0 disables)")
     metrics_dir: Path | None = Field(None, description="prometheus multiprocess dir for workers")
     log_level: str = Field("INFO", description="Log level")
-    log_format: str = Field("auto", description="json | console | auto (console on a tty)")
+    log_format: str = Field("auto", description="json, console, or auto (console on a tty)")
     task_max_retries: int = Field(5, ge=0, description="Retries of a transient task failure")
 
     @field_validator("feed_allow_networks")
