@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -14,6 +15,8 @@ from elasticsearch import ApiError, Elasticsearch, NotFoundError, helpers
 
 from newswire.settings import Settings
 from pipeline.alerts import Actor, actor_query, batch_match_query, matches_from_response
+
+ACTOR_CACHE_SECONDS = 30.0
 
 
 def load_mapping_file(path: Path) -> dict[str, Any]:
@@ -39,6 +42,7 @@ class SearchStore:
         self.es = es
         self.settings = settings
         self._articles_template = load_mapping_file(settings.mappings_dir / "articles.json")
+        self._actors_cache: tuple[float, list[dict[str, Any]]] | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SearchStore:
@@ -178,17 +182,24 @@ class SearchStore:
         helpers.bulk(self.es, actions, refresh="wait_for")
         return len(actors)
 
-    def actors(self) -> list[dict[str, Any]]:
+    def actors(self, max_age: float = 0.0) -> list[dict[str, Any]]:
+        """Tracked actors; with `max_age`, a copy up to that many seconds old may be returned."""
+        now = time.monotonic()
+        if max_age and self._actors_cache and now - self._actors_cache[0] < max_age:
+            return self._actors_cache[1]
         response = self.es.search(
             index=self.settings.actors_index, size=10_000, sort=[{"id": "asc"}]
         )
-        return [hit["_source"] for hit in response["hits"]["hits"]]
+        actors = [hit["_source"] for hit in response["hits"]["hits"]]
+        self._actors_cache = (now, actors)
+        return actors
 
     def match_alerts(self, doc_ids: Sequence[str]) -> int:
         """Run every actor's query over `doc_ids` and record each match once; returns new ones."""
         if not doc_ids:
             return 0
-        actors = {a["id"]: a for a in self.actors()}
+        # Actor edits reach the workers within ACTOR_CACHE_SECONDS; each batch saves a query.
+        actors = {a["id"]: a for a in self.actors(max_age=ACTOR_CACHE_SECONDS)}
         if not actors:
             return 0
         body = batch_match_query({k: a["query"] for k, a in actors.items()}, doc_ids)

