@@ -1,0 +1,80 @@
+"""The `newswire` command line against the real services and worker."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from newswire.cli import app
+from newswire.es_store import SearchStore
+from newswire.redis_store import RedisStore
+from tests.integration.helpers import SEEDS
+
+pytestmark = pytest.mark.integration
+runner = CliRunner()
+
+
+def _json(*args: str) -> Any:
+    result = runner.invoke(app, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_search_json_has_hits_facets_and_story_ids(ingested: list[dict[str, Any]]) -> None:
+    body = _json("search", "Kursk", "--person", "Valery Gerasimov")
+    assert body["total"] >= 3
+    assert all("Valery Gerasimov" in hit["persons"] for hit in body["hits"])
+    assert all(hit["story_id"] for hit in body["hits"])
+    assert dict(body["facets"]["person"])["Valery Gerasimov"] == body["total"]
+
+
+def test_search_table_and_invalid_search(ingested: list[dict[str, Any]]) -> None:
+    table = runner.invoke(app, ["search", "Kursk"])
+    assert table.exit_code == 0
+    assert "stories match" in table.stdout
+    bad = runner.invoke(app, ["search", "x", "--from", "yesterday"])
+    assert bad.exit_code == 2
+    assert "from must be a date" in bad.output
+
+
+def test_actors_and_alerts_listings(ingested: list[dict[str, Any]]) -> None:
+    actors = {a["id"]: a for a in _json("actors", "list")}
+    assert "Зеленский" in actors["volodymyr-zelensky"]["aliases"]
+    assert "query" not in actors["volodymyr-zelensky"]
+    alerts = _json("alerts", "--actor", "valery-gerasimov")
+    assert {a["actor_id"] for a in alerts} == {"valery-gerasimov"}
+    assert len(alerts) >= 4
+    assert runner.invoke(app, ["alerts"]).exit_code == 0
+    assert runner.invoke(app, ["actors", "list"]).exit_code == 0
+
+
+def test_ingest_a_feed_file_waits_for_the_workers(
+    worker: subprocess.Popen[bytes], search_store: SearchStore
+) -> None:
+    result = runner.invoke(app, ["ingest", str(SEEDS / "newsdesk.json")])
+    assert result.exit_code == 0, result.output
+    assert "queued 2 articles in 1 batches" in result.stdout
+    # Already ingested by the session fixture: the workers report them as existing.
+    assert "existing=2" in result.stdout
+    missing = runner.invoke(app, ["ingest", "no/such/feed.xml"])
+    assert missing.exit_code == 2
+
+
+def test_status_and_deadletters(ingested: list[dict[str, Any]], redis_store: RedisStore) -> None:
+    status = _json("status")
+    assert status["elasticsearch"] in {"green", "yellow"}
+    assert status["articles"] > 0
+    redis_store.dead_letter("article", "cli test reason", {"title": "x"})
+    letters = _json("deadletter", "list")
+    assert any(d["reason"] == "cli test reason" for d in letters)
+
+
+def test_config_prints_every_setting() -> None:
+    result = runner.invoke(app, ["config", "--markdown"])
+    assert result.exit_code == 0
+    assert "| `NEWSWIRE_ES_URL` |" in result.stdout
+    assert "| `NEWSWIRE_FEED_ALLOW_NETWORKS` |" in result.stdout
