@@ -15,6 +15,7 @@ from elasticsearch import ApiError, Elasticsearch, NotFoundError, helpers
 
 from newswire.settings import Settings
 from pipeline.alerts import Actor, actor_query, batch_match_query, matches_from_response
+from pipeline.gazetteer import Gazetteer, build_gazetteer
 
 ACTOR_CACHE_SECONDS = 30.0
 
@@ -43,6 +44,7 @@ class SearchStore:
         self.settings = settings
         self._articles_template = load_mapping_file(settings.mappings_dir / "articles.json")
         self._actors_cache: tuple[float, list[dict[str, Any]]] | None = None
+        self._gazetteer: tuple[list[dict[str, Any]], Gazetteer] | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SearchStore:
@@ -193,6 +195,17 @@ class SearchStore:
         actors = [hit["_source"] for hit in response["hits"]["hits"]]
         self._actors_cache = (now, actors)
         return actors
+
+    def gazetteer(self) -> Gazetteer:
+        """The tracked actors as a gazetteer, rebuilt only when the stored actors change."""
+        stored = self.actors(max_age=ACTOR_CACHE_SECONDS)
+        if self._gazetteer is None or self._gazetteer[0] is not stored:
+            actors = [
+                Actor(id=a["id"], name=a["name"], type=a["type"], aliases=tuple(a["aliases"]))
+                for a in stored
+            ]
+            self._gazetteer = (stored, build_gazetteer(actors))
+        return self._gazetteer[1]
 
     def match_alerts(self, doc_ids: Sequence[str]) -> int:
         """Run every actor's query over `doc_ids` and record each match once; returns new ones."""

@@ -10,6 +10,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 import structlog
@@ -19,6 +20,7 @@ from newswire.fetch import FetchResult, fetch_feed
 from newswire.metrics import ALERTS, ARTICLES, FEED_ENTRIES, STAGE_SECONDS
 from newswire.redis_store import RedisStore
 from newswire.settings import Settings
+from newswire.translate import Translator, make_translator
 from pipeline.dedup import dedup_keys
 from pipeline.document import build_document
 from pipeline.entities import extract_entities
@@ -48,6 +50,14 @@ class BatchReport:
             "dead_letters": len(self.dead_letters),
             "alerts": self.alerts,
         }
+
+
+@cache
+def translator_for(settings: Settings) -> Translator:
+    """One translator per process and settings (the HTTP client keeps its connections)."""
+    return make_translator(
+        settings.translate_url, settings.translate_api_key, settings.translate_timeout_seconds
+    )
 
 
 @contextmanager
@@ -114,8 +124,9 @@ def process_batch(
         ]
     with _timed("entities"):
         entities = extract_entities(
-            (lang.code, f"{a.title}\n\n{a.body}")
-            for (a, _), lang in zip(fresh, languages, strict=True)
+            ((lang.code, f"{a.title}\n\n{a.body}")
+             for (a, _), lang in zip(fresh, languages, strict=True)),
+            gazetteer=store.gazetteer(),
         )
     now = datetime.now(UTC)
     allowed = store.article_fields
@@ -129,6 +140,7 @@ def process_batch(
                 entities=ents,
                 working_languages=settings.working_language_set,
                 indexed_at=now,
+                actor_names=store.gazetteer().names(ents.actors),
             )
             unknown = set(doc) - allowed
             if unknown:  # a code/mapping mismatch: keep the article rather than lose it
@@ -138,6 +150,15 @@ def process_batch(
                 )
                 continue
             documents.append((article, doc))
+    with _timed("translate"):
+        translator = translator_for(settings)
+        for _, doc in documents:
+            if doc["needs_translation"]:
+                translated = translator.translate(
+                    doc["title"], source=doc["language"], target=settings.translation_target
+                )
+                if translated:
+                    doc["title_translated"] = translated
     with _timed("index"):
         result = store.create_articles([doc for _, doc in documents])
     report.indexed, report.existing = result.created, result.existed

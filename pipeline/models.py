@@ -100,9 +100,10 @@ class Mention:
 
 @dataclass(frozen=True, slots=True)
 class Entities:
-    """Canonical entity names by type, plus every mention as written."""
+    """Canonical entity names by type, every mention as written, and tracked actors' ids."""
 
     persons: tuple[str, ...] = ()
     organisations: tuple[str, ...] = ()
     places: tuple[str, ...] = ()
     mentions: tuple[Mention, ...] = field(default_factory=tuple)
+    actors: tuple[str, ...] = ()

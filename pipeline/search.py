@@ -13,10 +13,11 @@ FACETS = {
     "organisation": "organisations",
     "place": "places",
     "category": "categories",
+    "actor": "actors",
 }
 # The neutral fields find every article; content_* add stemmed matches in each language, so a
 # query needs no language of its own ("negotiation" finds "negotiations").
-TEXT_FIELDS = ("title^3", "summary^2", "body", "content_*")
+TEXT_FIELDS = ("title^3", "summary^2", "body", "content_*", "actor_names")
 MAX_PAGE_SIZE = 100
 # Elasticsearch refuses deep pagination past index.max_result_window (10,000).
 MAX_WINDOW = 10_000

@@ -3,17 +3,42 @@ worker processes, isolated per run by a unique index prefix, queue name and Redi
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+
+class FakeLibreTranslate(BaseHTTPRequestHandler):
+    """A LibreTranslate-compatible service on loopback: marks what it was asked to translate."""
+
+    def do_POST(self) -> None:
+        request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        body = json.dumps(
+            {"translatedText": f"[{request['source']}->{request['target']}] {request['q']}"}
+        ).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_: object) -> None:
+        pass
+
+
+TRANSLATE_SERVER = ThreadingHTTPServer(("127.0.0.1", 0), FakeLibreTranslate)
+threading.Thread(target=TRANSLATE_SERVER.serve_forever, daemon=True).start()
 
 RUN_ID = secrets.token_hex(4)
 ES_URL = os.environ.get("NEWSWIRE_ES_URL", "http://127.0.0.1:9280")
@@ -29,6 +54,7 @@ TEST_ENV = {
     "NEWSWIRE_WORKER_METRICS_PORT": "0",
     "NEWSWIRE_BATCH_SIZE": "4",
     "NEWSWIRE_TASK_MAX_RETRIES": "2",
+    "NEWSWIRE_TRANSLATE_URL": f"http://127.0.0.1:{TRANSLATE_SERVER.server_address[1]}",
 }
 # Set before anything imports the settings or the Celery app, so both use the test services.
 os.environ.update(TEST_ENV)

@@ -95,11 +95,12 @@ def test_shipped_actors_file_parses(repo_root):
     assert len({a.id for a in actors}) == len(actors)
 
 
-def test_actor_query_has_one_phrase_clause_per_name():
+def test_actor_query_matches_the_actor_id_or_one_phrase_per_name():
     actor = Actor(id="nato", name="NATO", type="organisation", aliases=("НАТО", "nato"))
     assert actor_query(actor) == {
         "bool": {
             "should": [
+                {"term": {"actors": "nato"}},
                 {"multi_match": {"query": "NATO", "type": "phrase", "fields": list(MATCH_FIELDS)}},
                 {"multi_match": {"query": "НАТО", "type": "phrase", "fields": list(MATCH_FIELDS)}},
             ],

@@ -106,10 +106,10 @@ def test_extract_entities_on_english_paragraph(nlp):
     assert [m.text for m in putin] == ["Vladimir Putin", "Putin"]
 
 
-def test_non_english_texts_get_no_entities_and_keep_their_position(nlp):
+def test_languages_without_a_model_get_no_entities_and_keep_their_position(nlp):
     results = extract_entities(
         [
-            ("ru", "Президент Владимир Путин посетил Курскую область."),
+            ("de", "Bundeskanzler Olaf Scholz reiste nach Paris."),
             ("en", PARAGRAPH),
             ("und", "Vladimir Putin visited Moscow."),
         ]
@@ -117,6 +117,16 @@ def test_non_english_texts_get_no_entities_and_keep_their_position(nlp):
     assert results[0] == Entities()
     assert results[2] == Entities()
     assert "Vladimir Putin" in results[1].persons
+
+
+def test_russian_text_gets_natasha_entities_with_inflections_merged():
+    (entities,) = extract_entities(
+        [("ru", "Владимир Путин прибыл в Москву. В Москве Путина встретил Сергей Шойгу.")]
+    )
+    assert "Сергей Шойгу" in entities.persons
+    assert "Владимир Путин" in entities.persons
+    assert "Путина" not in entities.persons  # the inflected surname joined the full name
+    assert len([p for p in entities.places if p.startswith("Москв")]) == 1
 
 
 def test_extract_entities_of_nothing_is_empty():
