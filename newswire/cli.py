@@ -152,6 +152,34 @@ def _wait_for(results: list[Any], timeout: float) -> dict[str, int]:
 
 
 @app.command()
+def reindex() -> None:
+    """Rebuild the articles index from config/elasticsearch/articles.json and swap the alias."""
+    store, redis_store = _stores()
+    # One reindex at a time, whoever starts it (CLI here, or an operator elsewhere).
+    lock = redis_store.client.lock(
+        f"{get_settings().index_prefix}:lock:reindex", timeout=3600, blocking=False
+    )
+    if not lock.acquire():
+        err.print("[red]another reindex is running[/red]")
+        raise typer.Exit(1)
+    try:
+        with Progress(
+            TextColumn("reindex"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+        ) as progress:
+            bar = progress.add_task("documents", total=None)
+            new = store.reindex(
+                lambda done, total: progress.update(bar, completed=done, total=total)
+            )
+    finally:
+        lock.release()
+    console.print(f"articles now served from {new}")
+
+
+@app.command()
 def ingest(
     source: Annotated[str, typer.Argument(help="Feed file, folder of feed files, or http(s) URL")],
     wait: Annotated[bool, typer.Option(help="Wait until the workers have processed it")] = True,

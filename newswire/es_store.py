@@ -5,18 +5,20 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import structlog
 from elasticsearch import ApiError, Elasticsearch, NotFoundError, helpers
 
 from newswire.settings import Settings
 from pipeline.alerts import Actor, actor_query, batch_match_query, matches_from_response
 from pipeline.gazetteer import Gazetteer, build_gazetteer
 
+log = structlog.get_logger(__name__)
 ACTOR_CACHE_SECONDS = 30.0
 
 
@@ -61,18 +63,46 @@ class SearchStore:
         return int(self._articles_template["version"])
 
     # -- setup --------------------------------------------------------------------------
-    def ensure_indices(self) -> None:
-        """Create the template, the versioned articles index behind its alias, actors, alerts."""
+    def _put_template(self) -> None:
         alias = self.settings.articles_alias
+        template = dict(self._articles_template["template"])
+        # The version travels in each index's mapping, so a stale index can be recognised.
+        template["mappings"] = {**template["mappings"], "_meta": {"version": self.template_version}}
         self.es.indices.put_index_template(
             name=alias,
             index_patterns=[f"{alias}-v*"],
-            template=self._articles_template["template"],
+            template=template,
             version=self.template_version,
             priority=100,
             meta={"managed_by": "newswire"},
         )
-        if not self.es.indices.exists_alias(name=alias):
+
+    def current_index(self) -> tuple[str, int | None]:
+        """The concrete articles index behind the alias, and the mapping version it was built at."""
+        alias = self.settings.articles_alias
+        index = next(iter(self.es.indices.get_alias(name=alias)))
+        mapping = self.es.indices.get_mapping(index=index)[index]["mappings"]
+        version = mapping.get("_meta", {}).get("version")
+        return index, int(version) if version is not None else None
+
+    def ensure_indices(self) -> None:
+        """Create the template, the versioned articles index behind its alias, actors, alerts.
+
+        An existing index built from an older mapping is left alone, with a warning that
+        `newswire reindex` moves it to the current one.
+        """
+        alias = self.settings.articles_alias
+        self._put_template()
+        if self.es.indices.exists_alias(name=alias):
+            index, version = self.current_index()
+            if version != self.template_version:
+                log.warning(
+                    "articles index is older than the mapping; run `newswire reindex`",
+                    index=index,
+                    index_version=version,
+                    mapping_version=self.template_version,
+                )
+        else:
             index = f"{alias}-v{self.template_version}"
             try:
                 self.es.indices.create(index=index, aliases={alias: {"is_write_index": True}})
@@ -94,6 +124,62 @@ class SearchStore:
                 except ApiError as exc:
                     if exc.error != "resource_already_exists_exception":
                         raise
+
+    def reindex(self, progress: Callable[[int, int], None] | None = None) -> str:
+        """Rebuild the articles index from the current mapping without downtime.
+
+        Builds a new concrete index (no replicas, no refresh) and makes it the alias's write
+        index at once, so nothing written during the copy is lost; copies every document of
+        the old index into it (client-side scroll + bulk, keeping only fields the new mapping
+        has; create-only, so a document rewritten meanwhile keeps its new version); restores
+        the settings; then takes the old index out of the alias and deletes it. During the
+        copy, searches see both indices (a document may show twice) and GET by id through
+        the alias is refused by Elasticsearch.
+        """
+        alias = self.settings.articles_alias
+        self._put_template()
+        old, _ = self.current_index()
+        new = f"{alias}-v{self.template_version}-{datetime.now(UTC):%Y%m%d%H%M%S}"
+        settings = self._articles_template["template"]["settings"]
+        self.es.indices.create(
+            index=new, settings={"number_of_replicas": 0, "refresh_interval": "-1"}
+        )
+        self.es.indices.update_aliases(
+            actions=[
+                {"add": {"index": old, "alias": alias, "is_write_index": False}},
+                {"add": {"index": new, "alias": alias, "is_write_index": True}},
+            ]
+        )
+        self.es.indices.refresh(index=old)  # the last second's writes are not searchable yet
+        total = int(self.es.count(index=old)["count"])
+        fields = self.article_fields
+        copied = 0
+
+        def actions() -> Iterator[dict[str, Any]]:
+            nonlocal copied
+            for hit in helpers.scan(self.es, index=old, size=500, preserve_order=False):
+                copied += 1
+                if progress and copied % 500 == 0:
+                    progress(copied, total)
+                source = {k: v for k, v in hit["_source"].items() if k in fields}
+                yield {"_op_type": "create", "_index": new, "_id": hit["_id"], "_source": source}
+
+        for ok, item in helpers.streaming_bulk(self.es, actions(), raise_on_error=False):
+            if not ok and item["create"].get("status") != 409:
+                raise RuntimeError(f"reindex failed on {item['create'].get('_id')}: {item}")
+        if progress:
+            progress(copied, total)
+        self.es.indices.put_settings(
+            index=new,
+            settings={
+                "number_of_replicas": settings.get("number_of_replicas", 1),
+                "refresh_interval": settings.get("refresh_interval", "1s"),
+            },
+        )
+        self.es.indices.refresh(index=new)
+        self.es.indices.update_aliases(actions=[{"remove": {"index": old, "alias": alias}}])
+        self.es.indices.delete(index=old)
+        return new
 
     def drop_all(self) -> None:
         """Delete every index under the prefix, by name (clusters refuse wildcard deletes)."""
