@@ -63,7 +63,7 @@ def bare_ner(items: Sequence[tuple[str, str]], batch_size: int) -> None:
 
     english = [text for lang, text in items if lang == "en"]
     list(english_model().pipe(english, batch_size=batch_size))
-    segmenter, tagger = russian_model()
+    segmenter, tagger, _, _ = russian_model()
     for lang, text in items:
         if lang == "ru":
             doc = Doc(text)

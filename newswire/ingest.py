@@ -119,7 +119,12 @@ def process_batch(
 
     with _timed("language"):
         languages = [
-            detect_language(a.title, a.body, min_confidence=settings.language_min_confidence)
+            detect_language(
+                a.title,
+                a.body,
+                min_confidence=settings.language_min_confidence,
+                hint=a.language_hint,
+            )
             for a, _ in fresh
         ]
     with _timed("entities"):

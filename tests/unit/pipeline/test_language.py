@@ -70,3 +70,20 @@ def test_seed_german_json_item_is_de_although_the_feed_says_en(seed_bytes, fetch
 )
 def test_needs_translation(language, working, expected):
     assert needs_translation(language, working) is expected
+
+
+def test_the_feed_language_decides_only_when_the_text_is_uncertain():
+    # Name-heavy German headline: fastText is below 0.5 on it.
+    uncertain = detect_language("Merz trifft Macron in Paris", "", min_confidence=0.5)
+    assert uncertain.code == "und"
+    hinted = detect_language("Merz trifft Macron in Paris", "", min_confidence=0.5, hint="de")
+    assert hinted == LanguageGuess("de", uncertain.confidence)
+    # A confident guess is not overruled by a wrong feed declaration.
+    confident = detect_language(
+        "Russia hands US list of demands",
+        "The Kremlin said on Wednesday it would review the "
+        "details of a proposed ceasefire and give its response.",
+        hint="fr",
+    )
+    assert confident.code == "en"
+    assert detect_language("", "", hint="ru") == LanguageGuess("ru", 0.0)
