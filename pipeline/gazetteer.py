@@ -15,7 +15,7 @@ import itertools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import lru_cache
 
 import snowballstemmer
 from unidecode import unidecode
@@ -40,7 +40,8 @@ _POSSESSIVE = re.compile(r"['’]s?$")
 _russian = snowballstemmer.stemmer("russian")
 
 
-@cache
+# Bounded: a worker folds every word it reads, and runs for months.
+@lru_cache(maxsize=500_000)
 def fold_token(token: str) -> str:
     """The comparable form of one word of a name, in any script."""
     word = _POSSESSIVE.sub("", token.casefold())
@@ -98,6 +99,7 @@ def token_variants(token: str) -> set[str]:
     return {fold_token(base + ending) for base in bases for ending in _ENDINGS} - {""}
 
 
+@lru_cache(maxsize=100_000)
 def name_key(name: str) -> tuple[str, ...]:
     """The comparable form of a whole name: its folded words, in order."""
     return tuple(k for k in (fold_token(t) for t in _LETTERS.findall(name)) if k)
