@@ -22,7 +22,13 @@ from newswire.es_store import SearchStore
 from newswire.redis_store import RedisStore
 from newswire.settings import get_settings
 from pipeline.alerts import ActorConfigError, parse_actors
-from pipeline.search import InvalidSearch, SearchRequest, build_search_body, parse_search_response
+from pipeline.search import (
+    InvalidSearch,
+    SearchRequest,
+    build_search_body,
+    facet_filters,
+    parse_search_response,
+)
 
 app = FastAPI(
     title="newswire",
@@ -104,6 +110,7 @@ def search(
     organisation: Annotated[list[str] | None, Query()] = None,
     place: Annotated[list[str] | None, Query()] = None,
     category: Annotated[list[str] | None, Query()] = None,
+    actor: Annotated[list[str] | None, Query(description="Tracked actor id")] = None,
     date_from: Annotated[str | None, Query(alias="from", description="YYYY-MM-DD")] = None,
     date_to: Annotated[str | None, Query(alias="to", description="YYYY-MM-DD")] = None,
     page: Annotated[int, Query(ge=1)] = 1,
@@ -112,18 +119,15 @@ def search(
     collapse: Annotated[bool, Query(description="One hit per story")] = True,
 ) -> Any:
     """Full-text search with highlights, facet counts and a per-day histogram."""
-    filters = {
-        name: tuple(values)
-        for name, values in {
-            "source": source,
-            "language": language,
-            "person": person,
-            "organisation": organisation,
-            "place": place,
-            "category": category,
-        }.items()
-        if values
-    }
+    filters = facet_filters(
+        source=source,
+        language=language,
+        person=person,
+        organisation=organisation,
+        place=place,
+        category=category,
+        actor=actor,
+    )
     request = SearchRequest(
         query=q,
         filters=filters,
@@ -212,6 +216,8 @@ def metrics() -> PlainTextResponse:
 
 class IngestUrl(BaseModel):
     url: str = Field(description="http(s) feed URL; private addresses are refused")
+
+
 
 
 @app.post("/admin/actors/sync", dependencies=[Depends(require_admin)])

@@ -208,6 +208,7 @@ def search(
     organisation: Annotated[list[str] | None, typer.Option(help="Filter: organisation")] = None,
     place: Annotated[list[str] | None, typer.Option(help="Filter: place")] = None,
     category: Annotated[list[str] | None, typer.Option(help="Filter: category")] = None,
+    actor: Annotated[list[str] | None, typer.Option(help="Filter: tracked actor id")] = None,
     date_from: Annotated[
         str | None, typer.Option("--from", help="From date, e.g. 2025-03-01")
     ] = None,
@@ -222,21 +223,19 @@ def search(
         InvalidSearch,
         SearchRequest,
         build_search_body,
+        facet_filters,
         parse_search_response,
     )
 
-    filters = {
-        name: tuple(values)
-        for name, values in {
-            "source": source,
-            "language": language,
-            "person": person,
-            "organisation": organisation,
-            "place": place,
-            "category": category,
-        }.items()
-        if values
-    }
+    filters = facet_filters(
+        source=source,
+        language=language,
+        person=person,
+        organisation=organisation,
+        place=place,
+        category=category,
+        actor=actor,
+    )
     request = SearchRequest(
         query=query,
         filters=filters,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -68,6 +69,11 @@ class SearchResult:
     hits: list[SearchHit]
     facets: dict[str, list[tuple[str, int]]]
     histogram: list[tuple[str, int]]
+
+
+def facet_filters(**values: Sequence[str] | None) -> dict[str, tuple[str, ...]]:
+    """Filters from facet-named arguments (CLI options, query parameters); empty ones dropped."""
+    return {name: tuple(chosen) for name, chosen in values.items() if chosen}
 
 
 def _parse_day(value: str, name: str) -> date:

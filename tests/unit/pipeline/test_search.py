@@ -208,3 +208,12 @@ def test_total_without_story_count_is_the_hit_total():
     response = {"hits": {"total": {"value": 4}, "hits": []}}
     result = parse_search_response(response)
     assert (result.total, result.hits, result.histogram) == (4, [], [])
+
+
+def test_facet_filters_drop_empty_facets_and_keep_order_of_values():
+    from pipeline.search import facet_filters
+
+    assert facet_filters(source=["Reuters", "AP"], person=None, place=[], actor=["kursk"]) == {
+        "source": ("Reuters", "AP"),
+        "actor": ("kursk",),
+    }
