@@ -43,10 +43,30 @@ threading.Thread(target=TRANSLATE_SERVER.serve_forever, daemon=True).start()
 RUN_ID = secrets.token_hex(4)
 ES_URL = os.environ.get("NEWSWIRE_ES_URL", "http://127.0.0.1:9280")
 REDIS_BASE = os.environ.get("NEWSWIRE_REDIS_URL", "redis://127.0.0.1:6380/0").rsplit("/", 1)[0]
+
+
+def _claim_redis_db() -> int:
+    """A Redis database of its own for this run (1-15; db 0 is the demo's), so test runs on
+    one Redis never flush each other's state. The claim expires if a run dies."""
+    import redis
+
+    for db in range(15, 0, -1):
+        client = redis.Redis.from_url(f"{REDIS_BASE}/{db}")
+        try:
+            if client.set("newswire-test-run", RUN_ID, nx=True, ex=3 * 3600):
+                return db
+        except redis.ConnectionError:
+            return 15  # no Redis yet: the redis_store fixture fails with a clear message
+        finally:
+            client.close()
+    raise RuntimeError("all Redis databases 1-15 are claimed by other test runs")
+
+
+TEST_DB = _claim_redis_db()
 TEST_ENV = {
     "NEWSWIRE_ES_URL": ES_URL,
-    # db 15 is the tests'; flushed before and after each run.
-    "NEWSWIRE_REDIS_URL": f"{REDIS_BASE}/15",
+    # Flushed before and after the run, and released.
+    "NEWSWIRE_REDIS_URL": f"{REDIS_BASE}/{TEST_DB}",
     "NEWSWIRE_INDEX_PREFIX": f"test-{RUN_ID}",
     "NEWSWIRE_QUEUE": f"test-{RUN_ID}",
     # The tests' own feed server runs on loopback; only the tests allow it.
@@ -86,9 +106,11 @@ def redis_store(settings: Settings) -> Iterator[RedisStore]:
             "run scripts/services up or scripts/test",
             pytrace=False,
         )
+    claim = store.client.get("newswire-test-run")
     store.client.flushdb()
+    store.client.set("newswire-test-run", claim or RUN_ID, ex=3 * 3600)
     yield store
-    store.client.flushdb()
+    store.client.flushdb()  # also releases the database
 
 
 @pytest.fixture(scope="session")
