@@ -18,6 +18,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import GaugeMetricFamily
 from pydantic import BaseModel, Field
 
+from newswire.api_feeds import FeedsCollector
+from newswire.api_feeds import router as feeds_router
 from newswire.es_store import SearchStore
 from newswire.redis_store import RedisStore
 from newswire.settings import get_settings
@@ -211,13 +213,12 @@ def metrics() -> PlainTextResponse:
 
         MultiProcessCollector(registry)
     registry.register(_StateCollector())
+    registry.register(FeedsCollector())
     return PlainTextResponse(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
 
 class IngestUrl(BaseModel):
     url: str = Field(description="http(s) feed URL; private addresses are refused")
-
-
 
 
 @app.post("/admin/actors/sync", dependencies=[Depends(require_admin)])
@@ -250,3 +251,6 @@ def admin_deadletter(limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> list[d
     """Dead-lettered payloads with their reasons."""
     _, redis_store = stores()
     return redis_store.dead_letters(limit)
+
+
+app.include_router(feeds_router)

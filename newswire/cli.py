@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from newswire.cli_feeds import app as feeds_app
 from newswire.settings import get_settings
 
 app = typer.Typer(
@@ -25,6 +26,7 @@ actors_app = typer.Typer(help="Tracked actors (people, organisations, places).")
 deadletter_app = typer.Typer(help="Dead-lettered articles and batches.")
 app.add_typer(actors_app, name="actors")
 app.add_typer(deadletter_app, name="deadletter")
+app.add_typer(feeds_app, name="feeds")
 console = Console()
 err = Console(stderr=True)
 
@@ -435,24 +437,21 @@ def status(as_json: JsonFlag = False) -> None:
         "articles": store.count(),
         "queue_length": redis_store.client.llen(settings.queue),
         "dead_letters": redis_store.dead_letter_count(),
-        "feeds": {f: redis_store.feed_state(f) for f in redis_store.known_feeds()},
+        "feeds": _feed_counts(),
     }
     if as_json:
         _print_json(info)
         return
     for key, value in info.items():
-        if key != "feeds":
-            console.print(f"{key}: {value}")
-    table = Table("feed", "last status", "entries", "errors", "last error")
-    for feed_id, state in info["feeds"].items():
-        table.add_row(
-            feed_id,
-            state.get("last_status", ""),
-            state.get("last_entries", ""),
-            state.get("consecutive_errors", "0"),
-            state.get("last_error", ""),
-        )
-    console.print(table)
+        console.print(f"{key}: {value}")
+    console.print("per-feed health: newswire feeds status")
+
+
+def _feed_counts() -> dict[str, int]:
+    from newswire.feeds_store import FeedStore
+
+    settings = get_settings()
+    return FeedStore.from_url(settings.redis_url, settings.index_prefix).status_counts()
 
 
 if __name__ == "__main__":  # pragma: no cover

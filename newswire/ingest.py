@@ -129,8 +129,10 @@ def process_batch(
         ]
     with _timed("entities"):
         entities = extract_entities(
-            ((lang.code, f"{a.title}\n\n{a.body}")
-             for (a, _), lang in zip(fresh, languages, strict=True)),
+            (
+                (lang.code, f"{a.title}\n\n{a.body}")
+                for (a, _), lang in zip(fresh, languages, strict=True)
+            ),
             gazetteer=store.gazetteer(),
         )
     now = datetime.now(UTC)

@@ -1,4 +1,4 @@
-"""Redis state: atomic exact-dedup claims, feed poll records and the dead-letter queue."""
+"""Redis state: atomic exact-dedup claims and the dead-letter queue (feeds: feeds_store.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import redis
 
@@ -69,6 +69,13 @@ class RedisStore:
         owners = pipe.execute()
         return [Claim(doc_id=k.doc_id, owner=str(o)) for k, o in zip(batch, owners, strict=True)]
 
+    def owners(self, keys: Sequence[str]) -> list[str | None]:
+        """Which article owns each dedup key ("text:<hash>", "url:<url>"), None if unclaimed."""
+        if not keys:
+            return []
+        found = self.client.mget([self._key("seen", k) for k in keys])
+        return [None if owner is None else str(owner) for owner in found]
+
     # -- dead letters -------------------------------------------------------------------
     def dead_letter(self, kind: str, reason: str, payload: Any) -> None:
         """Keep a payload that cannot be processed, with why, for inspection and replay."""
@@ -85,29 +92,3 @@ class RedisStore:
 
     def dead_letter_count(self) -> int:
         return int(self.client.llen(self._key("deadletter")))
-
-    # -- feed state ---------------------------------------------------------------------
-    def feed_state(self, feed_id: str) -> dict[str, str]:
-        raw = self.client.hgetall(self._key("feed", feed_id))
-        return {str(k): str(v) for k, v in raw.items()}
-
-    def record_poll(self, feed_id: str, **fields: str | int | float | None) -> None:
-        """Store the outcome of a poll on the feed; None clears a field."""
-        key = self._key("feed", feed_id)
-        to_set: dict[str | bytes, str | bytes] = {
-            k: str(v) for k, v in fields.items() if v is not None
-        }
-        to_clear = [k for k, v in fields.items() if v is None]
-        pipe = self.client.pipeline()
-        if to_set:
-            pipe.hset(key, mapping=cast("Any", to_set))
-        if to_clear:
-            pipe.hdel(key, *to_clear)
-        pipe.sadd(self._key("feeds"), feed_id)
-        pipe.execute()
-
-    def increment_feed_errors(self, feed_id: str) -> int:
-        return int(self.client.hincrby(self._key("feed", feed_id), "consecutive_errors", 1))
-
-    def known_feeds(self) -> list[str]:
-        return sorted(str(m) for m in self.client.smembers(self._key("feeds")))

@@ -32,8 +32,59 @@ class Settings(BaseSettings):
     language_min_confidence: float = Field(0.5, description="Below this a language is 'und'")
     batch_size: int = Field(16, ge=1, le=500, description="Articles per processing task")
     dedup_ttl_days: int = Field(90, ge=1, description="How long an exact-dup key is remembered")
-    poll_interval_seconds: int = Field(300, ge=10, description="Beat: how often feeds are polled")
-    fetch_timeout_seconds: float = Field(20.0, gt=0, description="Feed fetch timeout")
+    story_window_days: int = Field(
+        3, ge=1, description="Stories: days an article can be joined by re-posts or translations"
+    )
+    story_near_duplicate_containment: float = Field(
+        0.5, gt=0, le=1, description="Stories: share of the shorter text in the other (MinHash)"
+    )
+    story_near_duplicate_min_jaccard: float = Field(
+        0.15, ge=0, le=1, description="Stories: minimum Jaccard of a near-duplicate (MinHash)"
+    )
+    story_translation_min_points: float = Field(
+        3.0, gt=0, description="Stories: cross-language evidence (shared numbers, names) to join"
+    )
+    story_translation_window_hours: float = Field(
+        72.0, gt=0, description="Stories: largest publication-time gap of a translation"
+    )
+    poll_tick_seconds: float = Field(
+        15.0, gt=0, description="Beat: how often the feeds that are due are enqueued"
+    )
+    poll_min_interval_seconds: int = Field(
+        300, ge=1, description="Shortest interval between polls of a feed (per-feed override)"
+    )
+    poll_max_interval_seconds: int = Field(
+        3600, ge=1, description="Longest interval between polls of a feed (per-feed override)"
+    )
+    poll_interval_factor: float = Field(
+        1.0, gt=0, description="Poll this many times per mean gap between a feed's entries"
+    )
+    poll_jitter: float = Field(0.1, ge=0, lt=1, description="± fraction added to each interval")
+    poll_max_backoff_seconds: int = Field(
+        21600, ge=1, description="Cap of the error backoff and of Retry-After"
+    )
+    poll_max_errors: int = Field(
+        10, ge=1, description="Consecutive failures that disable a feed (410: at once)"
+    )
+    poll_lease_seconds: int = Field(
+        300, ge=1, description="A feed's poll lease; re-polled after this if its worker dies"
+    )
+    poll_batch_size: int = Field(
+        50, ge=1, description="Feeds per poll task, fetched concurrently by one worker process"
+    )
+    host_max_concurrency: int = Field(
+        2, ge=1, description="Requests in flight to one host, across all workers"
+    )
+    host_min_delay_seconds: float = Field(
+        0.25, ge=0, description="Minimum delay between two requests to one host"
+    )
+    fetch_timeout_seconds: float = Field(
+        20.0, gt=0, description="Whole fetch deadline (all hops and the body)"
+    )
+    fetch_connect_timeout_seconds: float = Field(10.0, gt=0, description="TCP/TLS connect timeout")
+    fetch_read_timeout_seconds: float = Field(
+        10.0, gt=0, description="Longest silence while reading a response"
+    )
     max_feed_bytes: int = Field(15 * 1024 * 1024, description="Largest feed body accepted")
     max_redirects: int = Field(5, ge=0, description="Redirect hops followed per fetch")
     max_entries_per_feed: int = Field(500, ge=1, description="Entries taken from one document")

@@ -31,9 +31,11 @@ def create_app(settings: Settings) -> Celery:
         timezone="UTC",
         worker_hijack_root_logger=False,
         beat_schedule={
-            "poll-feeds": {
-                "task": "newswire.poll_all_feeds",
-                "schedule": float(settings.poll_interval_seconds),
+            # One tick enqueues whichever feeds are due; each feed has its own schedule.
+            "schedule-due-feeds": {
+                "task": "newswire.schedule_due_feeds",
+                "schedule": settings.poll_tick_seconds,
+                "options": {"expires": settings.poll_tick_seconds},
             }
         },
     )

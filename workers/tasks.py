@@ -10,11 +10,12 @@ from celery import Task
 from celery.exceptions import MaxRetriesExceededError
 
 from newswire.es_store import SearchStore
+from newswire.feeds_store import FeedStore
 from newswire.ingest import is_transient, process_isolating
-from newswire.polling import poll
+from newswire.polling import poll, poll_feeds, schedule_due
 from newswire.redis_store import RedisStore
 from newswire.settings import get_settings
-from pipeline.feedlist import FeedConfig, parse_feed_list
+from pipeline.feedlist import FeedConfig
 from pipeline.models import Article
 from workers.celery_app import app
 
@@ -44,19 +45,40 @@ def enqueue_articles(articles: list[Article]) -> list[Any]:
     ]
 
 
-@app.task(name="newswire.poll_all_feeds", ignore_result=True)
-def poll_all_feeds() -> int:
-    """Beat entry point: enqueue a poll of every configured feed (re-read on each tick)."""
+@cache
+def _feed_store() -> FeedStore:
     settings = get_settings()
-    feeds = parse_feed_list(settings.feeds_file.read_text(encoding="utf-8"))
-    for feed in feeds:
-        poll_feed.delay(feed.to_dict())
-    return len(feeds)
+    return FeedStore.from_url(settings.redis_url, settings.index_prefix)
+
+
+@app.task(name="newswire.schedule_due_feeds", ignore_result=True)
+def schedule_due_feeds() -> int:
+    """Beat entry point: claim the feeds that are due and enqueue them in poll batches."""
+    return schedule_due(_feed_store(), settings=get_settings(), send=poll_due_feeds.delay)
+
+
+@app.task(name="newswire.poll_due_feeds")
+def poll_due_feeds(targets: list[list[Any]]) -> dict[str, Any]:
+    """Poll a batch of managed feeds concurrently; each outcome is recorded on its feed.
+
+    `targets` are [feed id, claim] pairs from the tick (claim null: poll now, by hand). Feed
+    errors are scheduling outcomes (backoff, disable), not task failures, so nothing retries
+    here; a worker that dies mid-batch leaves leases that expire and claims the tick re-sends.
+    """
+    reports = poll_feeds(
+        [(str(feed_id), None if claim is None else int(claim)) for feed_id, claim in targets],
+        settings=get_settings(),
+        enqueue=enqueue_articles,
+    )
+    outcomes: dict[str, int] = {}
+    for report in reports:
+        outcomes[report.outcome] = outcomes.get(report.outcome, 0) + 1
+    return {"outcomes": outcomes, "feeds": [r.as_dict() for r in reports]}
 
 
 @app.task(bind=True, name="newswire.poll_feed", max_retries=3)
 def poll_feed(self: Task, feed: dict[str, Any]) -> dict[str, Any]:
-    """Poll one feed and enqueue its entries; a broken feed is recorded and polling goes on."""
+    """Poll a URL once, outside the schedule (/admin/ingest), and enqueue all its entries."""
     config = FeedConfig.from_dict(feed)
     _, redis_store = _stores()
     outcome = poll(config, settings=get_settings(), redis_store=redis_store)

@@ -131,10 +131,14 @@ def search_store(settings: Settings) -> Iterator[SearchStore]:
 
 
 def start_worker(
-    log_path: Path, concurrency: int = 2, queue: str = TEST_ENV["NEWSWIRE_QUEUE"]
+    log_path: Path,
+    concurrency: int = 2,
+    queue: str = TEST_ENV["NEWSWIRE_QUEUE"],
+    extra_env: dict[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
     """A real Celery worker process (prefork) on `queue`; returns once it is ready."""
     env = {**os.environ, **TEST_ENV, "NEWSWIRE_LOG_FORMAT": "json", "NEWSWIRE_QUEUE": queue}
+    env.update(extra_env or {})
     log_file = log_path.open("wb")
     process = subprocess.Popen(
         [

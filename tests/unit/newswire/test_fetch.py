@@ -292,3 +292,179 @@ def test_allowance_is_specific_to_its_network():
 def test_check_url_invalid_port_is_a_fetch_error():
     with pytest.raises(FetchError):
         check_url("http://127.0.0.1:99999/feed", LOOPBACK)
+
+
+# --- the async client: encodings, limits, redirects, cache hints, connect-time address checks --
+
+
+import asyncio  # noqa: E402
+import zlib  # noqa: E402
+
+from newswire.fetch import fetch, make_client  # noqa: E402
+from tests.feedserver import FeedServer, Reply  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def _feed_server() -> Iterator[FeedServer]:
+    with FeedServer() as running:
+        yield running
+
+
+@pytest.fixture
+def feeds(_feed_server: FeedServer) -> FeedServer:
+    _feed_server.routes.clear()
+    _feed_server.log.clear()
+    return _feed_server
+
+
+def _afetch(url: str, *, resolver=None, allowed=LOOPBACK, **overrides: object) -> FetchResult:
+    options: dict[str, object] = {
+        "max_bytes": MAX_BYTES,
+        "max_redirects": 3,
+        "user_agent": "newswire-test/1.0",
+        "deadline": 2.0,
+    }
+    options.update(overrides)
+
+    async def run() -> FetchResult:
+        async with make_client(
+            allowed, connect_timeout=1.0, read_timeout=1.0, resolver=resolver
+        ) as client:
+            return await fetch(client, url, **options)  # type: ignore[arg-type]
+
+    return asyncio.run(run())
+
+
+def test_gzip_body_is_decoded_and_gzip_deflate_are_offered(feeds):
+    feeds.routes["/gz"] = Reply(body=FEED, gzip=True)
+    assert _afetch(feeds.url("/gz")).content == FEED
+    assert feeds.requests("/gz")[0].headers["accept-encoding"] == "gzip, deflate"
+
+
+@pytest.mark.parametrize("wbits", [zlib.MAX_WBITS, -zlib.MAX_WBITS], ids=["zlib", "raw"])
+def test_deflate_body_is_decoded_with_or_without_the_zlib_header(feeds, wbits):
+    packer = zlib.compressobj(wbits=wbits)
+    body = packer.compress(FEED) + packer.flush()
+    feeds.routes["/deflate"] = Reply(body=body, headers={"Content-Encoding": "deflate"})
+    assert _afetch(feeds.url("/deflate")).content == FEED
+
+
+def test_a_gzip_bomb_stops_at_max_bytes_of_decoded_body(feeds):
+    # 64 KiB of zeros compress to ~100 bytes: only the decoded size can catch it.
+    feeds.routes["/bomb"] = Reply(body=b"\0" * (MAX_BYTES * 16), gzip=True)
+    with pytest.raises(FetchError, match=f"body larger than {MAX_BYTES} bytes") as caught:
+        _afetch(feeds.url("/bomb"))
+    assert (caught.value.kind, caught.value.transient) == ("too_large", False)
+
+
+def test_corrupt_gzip_and_unknown_encodings_are_permanent_errors(feeds):
+    feeds.routes["/corrupt"] = Reply(body=b"not gzip at all", headers={"Content-Encoding": "gzip"})
+    feeds.routes["/br"] = Reply(body=b"x", headers={"Content-Encoding": "br"})
+    for path, message in (("/corrupt", "corrupt compressed body"), ("/br", "unsupported")):
+        with pytest.raises(FetchError, match=message) as caught:
+            _afetch(feeds.url(path))
+        assert caught.value.kind == "encoding"
+
+
+def test_a_slow_drip_is_cut_by_the_whole_fetch_deadline(feeds):
+    # Each byte arrives well within the read timeout; only the overall deadline stops it.
+    feeds.routes["/drip"] = Reply(body=FEED, drip=0.05)
+    started = time.monotonic()
+    with pytest.raises(FetchError, match=r"no complete answer within 0\.5 s") as caught:
+        _afetch(feeds.url("/drip"), deadline=0.5)
+    assert time.monotonic() - started < 1.5
+    assert (caught.value.kind, caught.value.transient) == ("timeout", True)
+
+
+def test_a_silent_server_trips_the_read_timeout(feeds):
+    feeds.routes["/silent"] = Reply(body=FEED, delay=1.5)
+    with pytest.raises(FetchError, match="timeout") as caught:
+        _afetch(feeds.url("/silent"), deadline=5.0)
+    assert caught.value.kind == "timeout"
+
+
+def test_only_permanent_redirect_chains_report_the_new_address(feeds):
+    feeds.routes["/feed"] = Reply(body=FEED)
+    feeds.routes["/old"] = Reply(301, headers={"Location": "/older"})
+    feeds.routes["/older"] = Reply(308, headers={"Location": "/feed"})
+    feeds.routes["/temp"] = Reply(301, headers={"Location": "/temp2"})
+    feeds.routes["/temp2"] = Reply(302, headers={"Location": "/feed"})
+    moved = _afetch(feeds.url("/old"))
+    assert (moved.url, moved.moved_to) == (feeds.url("/feed"), feeds.url("/feed"))
+    assert _afetch(feeds.url("/temp")).moved_to is None
+
+
+def test_error_carries_retry_after_and_success_carries_cache_hints(feeds):
+    feeds.routes["/busy"] = Reply(429, b"slow down", headers={"Retry-After": "120"})
+    feeds.routes["/cached"] = Reply(
+        body=FEED,
+        headers={
+            "Cache-Control": "public, max-age=900",
+            "Content-Type": "text/xml; charset=koi8-r",
+        },
+    )
+    with pytest.raises(FetchError) as caught:
+        _afetch(feeds.url("/busy"))
+    assert (caught.value.status, caught.value.retry_after, caught.value.transient) == (
+        429,
+        "120",
+        True,
+    )
+    cached = _afetch(feeds.url("/cached"))
+    assert cached.cache_control == "public, max-age=900"
+    assert cached.content_type == "text/xml; charset=koi8-r"
+
+
+def test_connection_goes_to_the_checked_address_not_a_second_lookup(feeds):
+    # DNS rebinding: the first answer is the allowed loopback address, any later one is not.
+    # The backend must resolve once, check, and connect to that very address; a client that
+    # looked the name up again (as httpx does by itself) would get 127.0.0.2 or fail.
+    feeds.routes["/feed"] = Reply(body=FEED)
+    lookups: list[str] = []
+
+    async def rebinding(host: str, port: int) -> list[str]:
+        lookups.append(host)
+        return ["127.0.0.1"] if len(lookups) == 1 else ["127.0.0.2"]
+
+    url = f"http://rebind.test:{feeds.port}/feed"
+    result = _afetch(url, resolver=rebinding, allowed=[ipaddress.ip_network("127.0.0.1/32")])
+    assert result.content == FEED
+    assert lookups == ["rebind.test"]
+    assert feeds.requests("/feed")[0].headers["host"] == f"rebind.test:{feeds.port}"
+
+
+def test_a_name_with_any_forbidden_answer_is_refused_before_connecting(feeds):
+    feeds.routes["/feed"] = Reply(body=FEED)
+
+    async def mixed(host: str, port: int) -> list[str]:
+        return ["127.0.0.1", "10.0.0.7"]
+
+    with pytest.raises(BlockedAddress, match=r"10\.0\.0\.7"):
+        _afetch(f"http://mixed.test:{feeds.port}/feed", resolver=mixed)
+    assert feeds.requests("/feed") == []
+
+
+def test_redirect_to_a_name_resolving_privately_is_refused_at_connect(feeds):
+    feeds.routes["/hop"] = Reply(302, headers={"Location": f"http://inside.test:{feeds.port}/feed"})
+
+    async def resolver(host: str, port: int) -> list[str]:
+        return ["127.0.0.1"] if host == "127.0.0.1" else ["192.168.0.10"]
+
+    with pytest.raises(BlockedAddress, match=r"inside\.test resolves to 192\.168\.0\.10"):
+        _afetch(feeds.url("/hop"), resolver=resolver)
+
+
+def test_unresolvable_names_are_transient_dns_errors(feeds):
+    async def nothing(host: str, port: int) -> list[str]:
+        return []
+
+    with pytest.raises(FetchError, match="cannot resolve") as caught:
+        _afetch("http://nowhere.test/feed", resolver=nothing)
+    assert (caught.value.kind, caught.value.transient) == ("dns", True)
+
+
+def test_environment_proxies_are_ignored(feeds, monkeypatch):
+    # A proxy would connect on our behalf, to whatever the name resolves to then.
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9/")
+    feeds.routes["/feed"] = Reply(body=FEED)
+    assert _afetch(feeds.url("/feed")).content == FEED
