@@ -18,8 +18,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import GaugeMetricFamily
 from pydantic import BaseModel, Field
 
+from newswire import stories
 from newswire.api_feeds import FeedsCollector
 from newswire.api_feeds import router as feeds_router
+from newswire.api_stories import router as stories_router
 from newswire.es_store import SearchStore
 from newswire.redis_store import RedisStore
 from newswire.settings import get_settings
@@ -29,7 +31,6 @@ from pipeline.search import (
     SearchRequest,
     build_search_body,
     facet_filters,
-    parse_search_response,
 )
 
 app = FastAPI(
@@ -94,6 +95,9 @@ class Hit(BaseModel):
     persons: list[str]
     organisations: list[str]
     places: list[str]
+    story_articles: int = Field(1, description="Articles in the hit's story (all, not only hits)")
+    story_sources: list[str] = Field(default_factory=list, description="Every source of the story")
+    story_languages: list[str] = Field(default_factory=list)
 
 
 class SearchResponse(BaseModel):
@@ -141,7 +145,7 @@ def search(
         collapse_stories=collapse,
     )
     store, _ = stores()
-    return asdict(parse_search_response(store.search(build_search_body(request))))
+    return asdict(stories.search(store, build_search_body(request)))
 
 
 @app.get("/articles/{doc_id}")
@@ -221,6 +225,10 @@ class IngestUrl(BaseModel):
     url: str = Field(description="http(s) feed URL; private addresses are refused")
 
 
+app.include_router(feeds_router)
+app.include_router(stories_router)
+
+
 @app.post("/admin/actors/sync", dependencies=[Depends(require_admin)])
 def admin_sync_actors() -> dict[str, int]:
     """Reload config/actors.yaml into Elasticsearch."""
@@ -251,6 +259,3 @@ def admin_deadletter(limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> list[d
     """Dead-lettered payloads with their reasons."""
     _, redis_store = stores()
     return redis_store.dead_letters(limit)
-
-
-app.include_router(feeds_router)

@@ -16,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from newswire.cli_feeds import app as feeds_app
+from newswire.cli_stories import story as story_command
 from newswire.settings import get_settings
 
 app = typer.Typer(
@@ -27,6 +28,7 @@ deadletter_app = typer.Typer(help="Dead-lettered articles and batches.")
 app.add_typer(actors_app, name="actors")
 app.add_typer(deadletter_app, name="deadletter")
 app.add_typer(feeds_app, name="feeds")
+app.command("story")(story_command)
 console = Console()
 err = Console(stderr=True)
 
@@ -218,15 +220,16 @@ def search(
     size: Annotated[int, typer.Option(help="Hits per page")] = 10,
     page: Annotated[int, typer.Option(help="Page number")] = 1,
     sort: Annotated[str, typer.Option(help="relevance | newest")] = "relevance",
+    collapse: Annotated[bool, typer.Option(help="One hit per story")] = True,
     as_json: JsonFlag = False,
 ) -> None:
     """Full-text search with highlights and facet counts."""
+    from newswire import stories
     from pipeline.search import (
         InvalidSearch,
         SearchRequest,
         build_search_body,
         facet_filters,
-        parse_search_response,
     )
 
     filters = facet_filters(
@@ -246,6 +249,7 @@ def search(
         page=page,
         size=size,
         sort=sort,
+        collapse_stories=collapse,
     )
     try:
         body = build_search_body(request)
@@ -253,7 +257,7 @@ def search(
         err.print(f"[red]invalid search:[/red] {exc}")
         raise typer.Exit(2) from exc
     store, _ = _stores()
-    result = parse_search_response(store.search(body))
+    result = stories.search(store, body)
     if as_json:
         _print_json(asdict(result))
         return
@@ -263,6 +267,11 @@ def search(
             f"\n[bold]{hit.title}[/bold]  [dim]{hit.source} · {hit.published_at[:16]} · "
             f"{hit.language} · {hit.doc_id}[/dim]"
         )
+        if hit.story_articles > 1:
+            console.print(
+                f"  [dim]story {hit.story_id}: {hit.story_articles} articles from "
+                f"{', '.join(hit.story_sources)}[/dim]"
+            )
         for fragment in hit.highlights.get("body", [])[:2]:
             console.print(
                 "  … "
@@ -397,7 +406,7 @@ def worker(
 def beat(
     schedule: Annotated[Path, typer.Option(help="Beat state file")] = Path(".runtime/celerybeat"),
 ) -> None:
-    """Run the Celery beat scheduler that polls config/feeds.yaml."""
+    """Run the Celery beat scheduler: every tick it sends the feeds that are due to the workers."""
     schedule.parent.mkdir(parents=True, exist_ok=True)
     _exec_celery(["beat", "--schedule", str(schedule), "--loglevel", "INFO"])
 

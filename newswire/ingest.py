@@ -15,6 +15,7 @@ from typing import Any
 
 import structlog
 
+from newswire import stories
 from newswire.es_store import SearchStore
 from newswire.fetch import FetchResult, fetch_feed
 from newswire.metrics import ALERTS, ARTICLES, FEED_ENTRIES, STAGE_SECONDS
@@ -40,6 +41,7 @@ class BatchReport:
     existing: list[str] = field(default_factory=list)
     duplicates: dict[str, str] = field(default_factory=dict)
     dead_letters: dict[str, str] = field(default_factory=dict)
+    versions: list[str] = field(default_factory=list)
     alerts: int = 0
 
     def as_dict(self) -> dict[str, Any]:
@@ -48,6 +50,7 @@ class BatchReport:
             "existing": len(self.existing),
             "duplicates": len(self.duplicates),
             "dead_letters": len(self.dead_letters),
+            "versions": len(self.versions),
             "alerts": self.alerts,
         }
 
@@ -110,12 +113,21 @@ def process_batch(
     with _timed("dedup"):
         keys = [dedup_keys(a) for a in articles]
         claims = redis_store.claim(keys, ttl_seconds=settings.dedup_ttl_days * 86_400)
-    fresh: list[tuple[Article, Any]] = []
-    for article, key, claim in zip(articles, keys, claims, strict=True):
-        if claim.is_duplicate:
-            report.duplicates[key.doc_id] = claim.owner
-        else:
-            fresh.append((article, key))
+    with _timed("stories"):
+        # Exact copies only add their source; unchanged texts skip enrichment; changed texts of
+        # indexed articles go on as new versions of them.
+        story_store = stories.story_store_for(redis_store, settings)
+        triage = stories.triage(
+            articles,
+            keys,
+            claims,
+            store=store,
+            redis_store=redis_store,
+            story_store=story_store,
+            now=datetime.now(UTC),
+        )
+    report.duplicates.update(triage.duplicates)
+    fresh = triage.process
 
     with _timed("language"):
         languages = [
@@ -166,9 +178,19 @@ def process_batch(
                 )
                 if translated:
                     doc["title_translated"] = translated
+    with _timed("stories"):
+        placement = stories.place(
+            [doc for _, doc in documents],
+            current=triage.current,
+            store=store,
+            story_store=story_store,
+            config=stories.cluster_config(settings),
+            now=now,
+        )
     with _timed("index"):
-        result = store.create_articles([doc for _, doc in documents])
-    report.indexed, report.existing = result.created, result.existed
+        result = stories.create_articles(store, story_store, placement.new)
+    report.indexed, report.existing = result.created, [*triage.unchanged, *result.existed]
+    report.versions = placement.versions
     for article, doc in documents:
         reason = result.failed.get(doc["doc_id"])
         if reason:
@@ -176,9 +198,10 @@ def process_batch(
             redis_store.dead_letter("article", reason, article.to_dict())
     with _timed("alerts"):
         # Existing ones too: a crash between indexing and alerting must not lose their alerts.
-        report.alerts = store.match_alerts([*result.created, *result.existed])
+        report.alerts = store.match_alerts([*result.created, *report.existing, *report.versions])
     ARTICLES.labels("indexed").inc(len(report.indexed))
     ARTICLES.labels("existing").inc(len(report.existing))
+    ARTICLES.labels("version").inc(len(report.versions))
     ARTICLES.labels("duplicate").inc(len(report.duplicates))
     ARTICLES.labels("dead_letter").inc(len(report.dead_letters))
     ALERTS.inc(report.alerts)
@@ -220,5 +243,6 @@ def process_isolating(
         merged.existing += part.existing
         merged.duplicates.update(part.duplicates)
         merged.dead_letters.update(part.dead_letters)
+        merged.versions += part.versions
         merged.alerts += part.alerts
     return merged

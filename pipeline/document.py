@@ -8,6 +8,7 @@ from typing import Any
 
 from pipeline.language import needs_translation
 from pipeline.models import Article, DedupKeys, Entities, LanguageGuess
+from pipeline.stories import source_record
 
 # Languages with a stemming analyzer in the mapping (field content_<code>).
 ANALYSED_LANGUAGES = frozenset({"en", "ru", "uk", "de", "fr", "es", "ar", "it", "pt"})
@@ -26,7 +27,7 @@ def build_document(
     """The indexed document; its fields are exactly the mapping's in config/elasticsearch/."""
     document: dict[str, Any] = {
         "doc_id": keys.doc_id,
-        # Until near-duplicate clustering assigns stories, every article is its own story.
+        # Its own story until clustering (newswire/stories.py) says otherwise.
         "story_id": keys.doc_id,
         "dedup_keys": list(keys.keys),
         "content_hash": keys.content_hash,
@@ -44,6 +45,9 @@ def build_document(
         "published_at": article.published_at,
         "fetched_at": article.fetched_at,
         "indexed_at": indexed_at.isoformat(),
+        "updated_at": indexed_at.isoformat(),
+        "version": 1,
+        "sources": [source_record(article, indexed_at)],
         "language": language.code,
         "language_confidence": language.confidence,
         "needs_translation": needs_translation(language.code, working_languages),

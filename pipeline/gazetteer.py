@@ -1,7 +1,7 @@
 """Tracked-actor gazetteer: every spelling and script of an actor folds to one comparable key.
 
 A name is compared token by token after folding: Cyrillic tokens are stemmed (Snowball Russian)
-and transliterated (unidecode); all tokens lose case, diacritics and a few transliteration
+and transliterated (anyascii); all tokens lose case, diacritics and a few transliteration
 variants (Zelenskyy / Zelenskiy -> zelensky, Sudzha / Sudja / Suja -> suja). Snowball does not
 give every case form of a name the same stem ("Герасимов" -> "герасим", "Герасимова" ->
 "герасимов"), so each Cyrillic alias word is declined through the common case endings and every
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import snowballstemmer
-from unidecode import unidecode
+from anyascii import anyascii
 
 from pipeline.alerts import Actor
 
@@ -49,7 +49,7 @@ def fold_token(token: str) -> str:
         stem = _russian.stemWord(word)
         if len(stem) >= MIN_STEM:
             word = stem
-    word = _NON_LETTER.sub("", unidecode(word).lower())
+    word = _NON_LETTER.sub("", anyascii(word).lower())
     for pattern, replacement in _FOLDS:
         word = pattern.sub(replacement, word)
     return word

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -59,6 +59,10 @@ class SearchHit:
     persons: list[str]
     organisations: list[str]
     places: list[str]
+    # The whole story, whatever matched: filled by attach_story_summaries.
+    story_articles: int = 1
+    story_sources: list[str] = field(default_factory=list)
+    story_languages: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,3 +216,45 @@ def parse_search_response(response: dict[str, Any]) -> SearchResult:
     if "stories" in aggs:
         total = min(total, int(aggs["stories"]["value"]))
     return SearchResult(total=total, hits=hits, facets=facets, histogram=histogram)
+
+
+STORY_SOURCES = 50
+
+
+def story_summary_body(story_ids: list[str]) -> dict[str, Any]:
+    """Request for the size, sources and languages of each story on a page of hits."""
+    return {
+        "size": 0,
+        "query": {"terms": {"story_id": story_ids}},
+        "aggs": {
+            "stories": {
+                "terms": {"field": "story_id", "size": max(1, len(story_ids))},
+                "aggs": {
+                    # Every feed that carried a member, exact copies included.
+                    "sources": {"terms": {"field": "sources.source", "size": STORY_SOURCES}},
+                    "languages": {"terms": {"field": "language", "size": 20}},
+                },
+            }
+        },
+    }
+
+
+def attach_story_summaries(result: SearchResult, response: dict[str, Any]) -> SearchResult:
+    """The result with each hit's story size, sources and languages from story_summary_body."""
+    aggregation = response.get("aggregations", {}).get("stories", {})
+    buckets = {b["key"]: b for b in aggregation.get("buckets", [])}
+    hits = []
+    for hit in result.hits:
+        bucket = buckets.get(hit.story_id)
+        if bucket is None:
+            hits.append(hit)
+            continue
+        hits.append(
+            replace(
+                hit,
+                story_articles=int(bucket["doc_count"]),
+                story_sources=sorted(b["key"] for b in bucket["sources"]["buckets"]),
+                story_languages=sorted(b["key"] for b in bucket["languages"]["buckets"]),
+            )
+        )
+    return replace(result, hits=hits)

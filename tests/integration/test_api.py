@@ -23,7 +23,7 @@ def client(search_store: SearchStore) -> Iterator[TestClient]:
 def test_search_returns_hits_highlights_and_facets(
     client: TestClient, ingested: list[dict[str, Any]]
 ) -> None:
-    response = client.get("/search", params={"q": "Kursk", "size": 5})
+    response = client.get("/search", params={"q": "Kursk", "size": 5, "collapse": "false"})
     assert response.status_code == 200
     body = response.json()
     assert body["total"] >= 3

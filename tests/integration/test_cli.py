@@ -25,7 +25,7 @@ def _json(*args: str) -> Any:
 
 
 def test_search_json_has_hits_facets_and_story_ids(ingested: list[dict[str, Any]]) -> None:
-    body = _json("search", "Kursk", "--person", "Valery Gerasimov")
+    body = _json("search", "Kursk", "--person", "Valery Gerasimov", "--no-collapse")
     assert body["total"] >= 3
     assert all("Valery Gerasimov" in hit["persons"] for hit in body["hits"])
     assert all(hit["story_id"] for hit in body["hits"])

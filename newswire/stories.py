@@ -1,0 +1,319 @@
+"""Story service around process_batch: exact-duplicate sources, article versions, story
+assignment, and reading stories back for the API and CLI.
+
+Decisions are pure (pipeline/cluster.py, pipeline/stories.py); shared state is in Redis
+(newswire/story_store.py) and in the articles index. Elasticsearch here has no scripting
+(lang-painless) and no update-by-query, so every change to an indexed article is a
+read-modify-write guarded by `if_seq_no`/`if_primary_term`, retried on 409.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from functools import partial
+from typing import Any
+
+import structlog
+from elasticsearch import ConflictError, NotFoundError
+
+from newswire.es_store import SearchStore, WriteResult
+from newswire.redis_store import Claim, RedisStore
+from newswire.settings import Settings
+from newswire.story_store import StoryStore
+from pipeline.cluster import ClusterConfig, Fingerprint, fingerprint
+from pipeline.models import Article, DedupKeys
+from pipeline.search import (
+    SearchResult,
+    attach_story_summaries,
+    parse_search_response,
+    story_summary_body,
+)
+from pipeline.stories import (
+    apply_version,
+    known_texts,
+    merge_sources,
+    source_record,
+    story_view,
+)
+
+log = structlog.get_logger(__name__)
+
+# Read-modify-write attempts before giving up on one article update (each 409 means another
+# worker changed the article in between; more than a few in a row means something is wrong).
+UPDATE_ATTEMPTS = 16
+MAX_STORY_MEMBERS = 500
+
+
+def story_store_for(redis_store: RedisStore, settings: Settings) -> StoryStore:
+    """The story state on the same Redis and under the same prefix as the dedup claims."""
+    return StoryStore(
+        redis_store.client,
+        redis_store.prefix,
+        window_days=settings.story_window_days,
+        parked_ttl_seconds=settings.dedup_ttl_days * 86_400,
+    )
+
+
+def cluster_config(settings: Settings) -> ClusterConfig:
+    """Join thresholds from the NEWSWIRE_STORY_* settings."""
+    return ClusterConfig(
+        near_duplicate_containment=settings.story_near_duplicate_containment,
+        near_duplicate_min_jaccard=settings.story_near_duplicate_min_jaccard,
+        translation_min_points=settings.story_translation_min_points,
+        translation_window_hours=settings.story_translation_window_hours,
+    )
+
+
+# -- Elasticsearch: read-modify-write ----------------------------------------------------------
+def get_articles(store: SearchStore, doc_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """Indexed articles by id (real-time: sees writes not yet refreshed)."""
+    ids = sorted(set(doc_ids))
+    if not ids:
+        return {}
+    response = store.es.mget(index=store.settings.articles_alias, ids=ids)
+    return {d["_id"]: d["_source"] for d in response["docs"] if d.get("found")}
+
+
+def update_article(
+    store: SearchStore,
+    doc_id: str,
+    change: Callable[[dict[str, Any]], dict[str, Any] | None],
+) -> bool:
+    """Apply `change` to the article with optimistic concurrency; False if it does not exist.
+
+    `change` returns the new document, or None when there is nothing to change.
+    """
+    alias = store.settings.articles_alias
+    for _ in range(UPDATE_ATTEMPTS):
+        try:
+            current = store.es.get(index=alias, id=doc_id)
+        except NotFoundError:
+            return False
+        document = change(current["_source"])
+        if document is None:
+            return True
+        try:
+            store.es.index(
+                index=alias,
+                id=doc_id,
+                document=document,
+                if_seq_no=current["_seq_no"],
+                if_primary_term=current["_primary_term"],
+            )
+        except ConflictError:
+            continue
+        return True
+    raise RuntimeError(f"article {doc_id} kept changing under {UPDATE_ATTEMPTS} updates")
+
+
+# -- before enrichment: what each article of a batch is ----------------------------------------
+@dataclass(slots=True)
+class Triage:
+    """What a batch holds once exact duplicates and known texts are set aside."""
+
+    # New articles and new versions to enrich and index; a version's keys carry the id of the
+    # article it updates.
+    process: list[tuple[Article, DedupKeys]] = field(default_factory=list)
+    # doc id -> id of the article it is an exact copy of (its source is recorded there).
+    duplicates: dict[str, str] = field(default_factory=dict)
+    # Already indexed with this very text.
+    unchanged: list[str] = field(default_factory=list)
+    # Indexed articles that a text in `process` updates.
+    current: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def triage(
+    articles: Sequence[Article],
+    keys: Sequence[DedupKeys],
+    claims: Sequence[Claim],
+    *,
+    store: SearchStore,
+    redis_store: RedisStore,
+    story_store: StoryStore,
+    now: datetime,
+) -> Triage:
+    """Sort a claimed batch into exact copies, unchanged articles, new versions and new articles.
+
+    An exact copy (its text key belongs to the owner too) only adds its source to the owner.
+    The source is parked in Redis before the owner is looked up, and the owner's worker drains
+    it right after creating the article: whichever of the two runs second records it.
+    """
+    result = Triage()
+    dup_index = [i for i, claim in enumerate(claims) if claim.is_duplicate]
+    text_owners = redis_store.owners([f"text:{keys[i].content_hash}" for i in dup_index])
+    exact = {i for i, owner in zip(dup_index, text_owners, strict=True) if owner == claims[i].owner}
+    parked = [(claims[i].owner, source_record(articles[i], now)) for i in sorted(exact)]
+    story_store.park_sources(parked)
+    indexed = get_articles(store, [claim.owner for claim in claims])
+    to_merge: dict[str, list[dict[str, Any]]] = {}
+    for i, (article, key, claim) in enumerate(zip(articles, keys, claims, strict=True)):
+        document = indexed.get(claim.owner)
+        if i in exact:
+            result.duplicates[key.doc_id] = claim.owner
+        elif document is None:
+            if claim.is_duplicate:
+                # Same URL/GUID as an article another worker is indexing right now, but another
+                # text: index it on its own; clustering puts it in the same story.
+                log.info("version of an article in flight indexed alone", doc_id=key.doc_id)
+            result.process.append((article, key))
+        elif key.content_hash in known_texts(document):
+            result.unchanged.append(claim.owner)
+            to_merge.setdefault(claim.owner, []).append(source_record(article, now))
+        else:
+            result.process.append((article, replace(key, doc_id=claim.owner)))
+            result.current[claim.owner] = document
+    for owner, _ in parked:
+        if owner in indexed:
+            to_merge.setdefault(owner, [])
+    _merge_sources(store, story_store, to_merge)
+    return result
+
+
+def _add_sources(
+    document: dict[str, Any], *, records: list[dict[str, Any]]
+) -> dict[str, Any] | None:
+    return merge_sources(document, records)
+
+
+def _merge_sources(
+    store: SearchStore, story_store: StoryStore, extra: dict[str, list[dict[str, Any]]]
+) -> None:
+    """Add `extra` and any parked sources to each article, then forget the parked ones."""
+    parked = story_store.parked_sources(list(extra))
+    for doc_id, records in extra.items():
+        waiting = parked.get(doc_id, {})
+        everything = [*records, *waiting.values()]
+        if everything and update_article(store, doc_id, partial(_add_sources, records=everything)):
+            story_store.forget_parked(doc_id, list(waiting))
+
+
+# -- after enrichment: stories and versions ----------------------------------------------------
+def fingerprint_document(document: dict[str, Any]) -> Fingerprint:
+    """The clustering fingerprint of an indexed (or about to be indexed) document."""
+    return fingerprint(
+        doc_id=document["doc_id"],
+        content_hash=document["content_hash"],
+        title=document.get("title") or "",
+        body=document.get("body") or "",
+        language=document.get("language") or "und",
+        published_at=document.get("published_at") or "",
+        # Tracked-actor ids (issue 5) are exact cross-language keys when present.
+        extra_entity_keys=(f"@{a}" for a in document.get("actors") or ()),
+    )
+
+
+@dataclass(slots=True)
+class Placement:
+    """New documents with their stories set, and the ids of articles that got a new version."""
+
+    new: list[dict[str, Any]] = field(default_factory=list)
+    versions: list[str] = field(default_factory=list)
+
+
+def place(
+    documents: Sequence[dict[str, Any]],
+    *,
+    current: dict[str, dict[str, Any]],
+    store: SearchStore,
+    story_store: StoryStore,
+    config: ClusterConfig,
+    now: datetime,
+) -> Placement:
+    """Give each new document its story, and apply each new version to its article."""
+    placement = Placement()
+    new = [d for d in documents if d["doc_id"] not in current]
+    assignments = story_store.assign([fingerprint_document(d) for d in new], config)
+    for document, assignment in zip(new, assignments, strict=True):
+        document["story_id"] = assignment.story_id
+        document["story_join"] = assignment.as_document_field()
+        placement.new.append(document)
+    for document in (d for d in documents if d["doc_id"] in current):
+        doc_id = document["doc_id"]
+        if update_article(store, doc_id, partial(apply_version, incoming=document, now=now)):
+            story_id = current[doc_id].get("story_id") or doc_id
+            story_store.register_version(fingerprint_document(document), story_id)
+            placement.versions.append(doc_id)
+    return placement
+
+
+def create_articles(
+    store: SearchStore, story_store: StoryStore, documents: Sequence[dict[str, Any]]
+) -> WriteResult:
+    """Create-only bulk write, then settle sources: drain those parked for the new articles,
+    and add ours to articles another worker created first (the same URL from two feeds)."""
+    result = store.create_articles(documents)
+    by_id = {doc["doc_id"]: doc for doc in documents}
+    extra: dict[str, list[dict[str, Any]]] = {doc_id: [] for doc_id in result.created}
+    for doc_id in result.existed:
+        extra[doc_id] = list(by_id[doc_id].get("sources") or [])
+    _merge_sources(store, story_store, extra)
+    return result
+
+
+# -- reading stories ---------------------------------------------------------------------------
+def story_members(store: SearchStore, story_id: str) -> list[dict[str, Any]]:
+    """Every indexed article of a story, oldest first."""
+    response = store.es.search(
+        index=store.settings.articles_alias,
+        query={"term": {"story_id": story_id}},
+        size=MAX_STORY_MEMBERS,
+        sort=[{"published_at": "asc"}, {"doc_id": "asc"}],
+        source_excludes=["body_html", "content_*", "mentions", "previous_versions"],
+    )
+    return [hit["_source"] for hit in response["hits"]["hits"]]
+
+
+def get_story(store: SearchStore, story_id: str, *, changes: bool = False) -> dict[str, Any] | None:
+    """A story's representative, members, sources and languages; None if it has no article."""
+    members = story_members(store, story_id)
+    if not members:
+        return None
+    return story_view(story_id, members, changes=changes)
+
+
+def article_versions(store: SearchStore, doc_id: str) -> dict[str, Any] | None:
+    """An article's current version number and its previous texts, oldest first."""
+    alias = store.settings.articles_alias
+    try:
+        source = store.es.get(index=alias, id=doc_id)["_source"]
+    except NotFoundError:
+        return None
+    return {
+        "doc_id": doc_id,
+        "version": source.get("version", 1),
+        "updated_at": source.get("updated_at"),
+        "current": {k: source.get(k) for k in ("title", "body", "content_hash", "fetched_at")},
+        "previous_versions": source.get("previous_versions") or [],
+    }
+
+
+def search(store: SearchStore, body: dict[str, Any]) -> SearchResult:
+    """Run a search body; each hit also says how many articles and sources its story has."""
+    result = parse_search_response(store.search(body))
+    story_ids = sorted({hit.story_id for hit in result.hits})
+    if not story_ids:
+        return result
+    return attach_story_summaries(result, store.search(story_summary_body(story_ids)))
+
+
+def article_changes(store: SearchStore, doc_id: str) -> dict[str, Any] | None:
+    """What an article changed against its story's representative (sentence diff)."""
+    try:
+        article = store.es.get(index=store.settings.articles_alias, id=doc_id)["_source"]
+    except NotFoundError:
+        return None
+    story = story_view(
+        article.get("story_id") or doc_id,
+        story_members(store, article.get("story_id") or doc_id),
+        changes=True,
+    )
+    member = next((m for m in story["members"] if m["doc_id"] == doc_id), None)
+    return {
+        "doc_id": doc_id,
+        "story_id": story["story_id"],
+        "representative": story.get("representative"),
+        "is_representative": bool(member and member["representative"]),
+        "changes": member.get("changes") if member else None,
+    }

@@ -1,0 +1,329 @@
+"""Redis state of story clustering: LSH band buckets, cross-language evidence postings and one
+record per article text, shared by every worker and decided atomically.
+
+Keys (all under `<prefix>:story:`, all expiring):
+
+* `r:<iid>`: the record of one text version of an article (pipeline.cluster.encode_record):
+  its b-bit MinHash signature, numbers, name keys and the story it joined. Kept `window_days + 1`.
+* `l:<day>:<shard>`: hash of LSH band key -> iid of the first text seen with that band on that
+  (UTC, processing) day. First-writer-wins keeps one entry per band: enough to find a story, and
+  a query costs at most one candidate per band and day.
+* `x:<day>:<shard>`: hash of evidence token (a specific number or a name key) -> up to
+  `evidence_cap` iids. A token carried by more texts that day becomes "*", a stop token: it no
+  longer tells stories apart (a common name, a round figure), and it costs no candidates.
+
+Band and evidence hashes are split into shards so each stays small enough for Redis' compact
+listpack encoding (hash-max-listpack-entries); see bench/bench_cluster.py for the memory figures.
+
+Atomicity: the decision which story an article joins is taken in Python (pipeline.cluster.decide)
+on candidates read by one run of the Lua script and written by a second run, which first checks
+that nothing the first run read has changed since: it compares a SHA-1 of every slot read (the
+"fence"). If something has, another worker has just written a candidate this article should have
+seen, and the article is decided again. So concurrent workers reach the stories one worker would
+have reached in some serial order (tests/integration/test_stories.py races eight). An article with
+no candidates at all is written as a new story by the read run itself: one round trip in the
+common case. The script derives its hash keys from the band keys and tokens it is given (passing
+~100 key names per article cost more than the script itself), so the story state must live on one
+Redis, not across a cluster's hash slots.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import zlib
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import redis
+import structlog
+
+from pipeline.cluster import (
+    Assignment,
+    ClusterConfig,
+    Fingerprint,
+    decide,
+    decode_record,
+    encode_record,
+    evidence_keys,
+)
+from pipeline.stories import source_key
+
+log = structlog.get_logger(__name__)
+
+_SCRIPT = """
+local mode, iid, record = ARGV[1], ARGV[2], ARGV[3]
+local record_ttl, part_ttl, cap = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local prefix, day = ARGV[7], tonumber(ARGV[8])
+local first_day, last_day = day - tonumber(ARGV[9]), day + tonumber(ARGV[10])
+local lsh_shards = tonumber(ARGV[11])
+local bands, tokens, fence = ARGV[12], ARGV[13], ARGV[14]
+
+local existing = redis.call('GET', KEYS[1])
+if existing then return {'done', existing} end
+
+-- The slots this text reads: its band keys and evidence tokens in every day of the window.
+local slots = {}
+for d = first_day, last_day do
+  for band in string.gmatch(bands, '%S+') do
+    local shard = tonumber(string.sub(band, 1, 4), 16) % lsh_shards
+    slots[#slots + 1] = {prefix .. ':l:' .. d .. ':' .. shard, string.sub(band, 5), true, d == day}
+  end
+  for item in string.gmatch(tokens, '%S+') do
+    local shard, token = string.match(item, '^(%d+):(.+)$')
+    slots[#slots + 1] = {prefix .. ':x:' .. d .. ':' .. shard, token, false, d == day}
+  end
+end
+
+local observed = {}
+for i, slot in ipairs(slots) do
+  observed[i] = redis.call('HGET', slot[1], slot[2]) or ''
+end
+local digest = redis.sha1hex(table.concat(observed, '\\n'))
+
+local function write()
+  local member = ',' .. iid .. ','
+  for i, slot in ipairs(slots) do
+    if slot[4] then
+      -- observed[i] is current: read by this very script run
+      local key, field, current = slot[1], slot[2], observed[i]
+      if slot[3] then
+        if current == '' then redis.call('HSET', key, field, iid) end
+      elseif current == '' then
+        redis.call('HSET', key, field, iid)
+      elseif current ~= '*' and not string.find(',' .. current .. ',', member, 1, true) then
+        -- A token this common today tells no story apart: it becomes a stop token.
+        local count = select(2, string.gsub(current, ',', '')) + 1
+        redis.call('HSET', key, field, count < cap and (current .. ',' .. iid) or '*')
+      end
+      redis.call('EXPIRE', key, part_ttl, 'NX')
+    end
+  end
+  redis.call('SET', KEYS[1], record, 'EX', record_ttl)
+end
+
+if mode == 'force' then
+  write()
+  return {'ok'}
+end
+if mode == 'commit' then
+  -- The fence: nothing this text read has changed since its story was decided.
+  if digest ~= fence then return {'conflict'} end
+  write()
+  return {'ok'}
+end
+
+-- query: candidates from band buckets, and texts sharing at least two evidence tokens
+local order, seen, shared, seen_token = {}, {}, {}, {}
+for i, slot in ipairs(slots) do
+  local current = observed[i]
+  if current ~= '' and current ~= '*' then
+    if slot[3] then
+      if current ~= iid and not seen[current] then
+        seen[current] = true
+        order[#order + 1] = current
+      end
+    else
+      for id in string.gmatch(current, '[^,]+') do
+        local pair = id .. ' ' .. slot[2]
+        if id ~= iid and not seen_token[pair] then
+          seen_token[pair] = true
+          shared[id] = (shared[id] or 0) + 1
+        end
+      end
+    end
+  end
+end
+local by_evidence = {}
+for id, count in pairs(shared) do
+  if count >= 2 and not seen[id] then by_evidence[#by_evidence + 1] = {id, count} end
+end
+table.sort(by_evidence, function(a, b)
+  if a[2] ~= b[2] then return a[2] > b[2] end
+  return a[1] < b[1]
+end)
+for i = 1, math.min(#by_evidence, 10) do order[#order + 1] = by_evidence[i][1] end
+
+local reply = {'candidates', digest}
+for _, id in ipairs(order) do
+  local candidate = redis.call('GET', prefix .. ':r:' .. id)
+  if candidate then reply[#reply + 1] = candidate end
+end
+if #reply == 2 then
+  write()
+  return {'new'}
+end
+return reply
+"""
+
+DAY_SECONDS = 86_400
+SKEW_SECONDS = 600
+# After this many fenced attempts an article is written without the fence: a story may then be
+# split in two, but the article is never held up or lost.
+MAX_ATTEMPTS = 8
+
+
+class StoryStore:
+    """Story assignment for batches of fingerprints, consistent across every worker."""
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        prefix: str,
+        *,
+        window_days: int = 3,
+        lsh_shards: int = 8192,
+        evidence_shards: int = 4096,
+        evidence_cap: int = 8,
+        parked_ttl_seconds: int = 90 * 86_400,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.client = client
+        self.prefix = f"{prefix}:story"
+        self.window_days = window_days
+        self.lsh_shards = lsh_shards
+        self.evidence_shards = evidence_shards
+        self.evidence_cap = evidence_cap
+        self.parked_ttl_seconds = parked_ttl_seconds
+        self.clock = clock
+        self._script = client.register_script(_SCRIPT)
+
+    def record_key(self, iid: str) -> str:
+        return f"{self.prefix}:r:{iid}"
+
+    def _call(
+        self, pipe: Any, mode: str, fp: Fingerprint, now: float, record: str, fence: str = ""
+    ) -> None:
+        day = int(now // DAY_SECONDS)
+        tokens = " ".join(
+            f"{zlib.crc32(token.encode()) % self.evidence_shards}:{token}"
+            for token in evidence_keys(fp)
+        )
+        args: list[Any] = [
+            mode,
+            fp.iid,
+            record,
+            (self.window_days + 1) * DAY_SECONDS,
+            (self.window_days + 2) * DAY_SECONDS,
+            self.evidence_cap,
+            self.prefix,
+            day,
+            self.window_days - 1,
+            # Close to midnight, tomorrow's partition too: a worker whose clock runs ahead may
+            # already write there.
+            1 if now % DAY_SECONDS > DAY_SECONDS - SKEW_SECONDS else 0,
+            self.lsh_shards,
+            " ".join(fp.bands),
+            tokens,
+            fence,
+        ]
+        self._script(keys=[self.record_key(fp.iid)], args=args, client=pipe)
+
+    def assign(
+        self, fingerprints: Sequence[Fingerprint], config: ClusterConfig
+    ) -> list[Assignment]:
+        """The story of each fingerprint, recorded so later articles (on any worker) find it.
+
+        Idempotent: a text already recorded keeps the story it was given, so a retried batch
+        indexes its articles under the same stories as the first attempt.
+        """
+        results: list[Assignment | None] = [None] * len(fingerprints)
+        pending = list(range(len(fingerprints)))
+        for attempt in range(1, MAX_ATTEMPTS + 2):
+            if not pending:
+                break
+            now = self.clock()
+            pipe = self.client.pipeline(transaction=False)
+            for i in pending:
+                fp = fingerprints[i]
+                new = Assignment(fp.doc_id, "new", 1.0, None)
+                self._call(pipe, "query", fp, now, encode_record(fp, new))
+            decided: dict[int, tuple[Assignment, str]] = {}
+            for i, reply in zip(pending, pipe.execute(), strict=True):
+                fp, kind = fingerprints[i], str(reply[0])
+                if kind == "done":
+                    results[i] = _recorded(str(reply[1]), fp)
+                elif kind == "new":
+                    results[i] = Assignment(fp.doc_id, "new", 1.0, None)
+                else:
+                    candidates = [
+                        decoded[0]
+                        for raw in reply[2:]
+                        if (decoded := decode_record(str(raw))) is not None
+                    ]
+                    decided[i] = (decide(fp, candidates, config), str(reply[1]))
+            if not decided:
+                break
+            mode = "commit" if attempt <= MAX_ATTEMPTS else "force"
+            pipe = self.client.pipeline(transaction=False)
+            order = list(decided)
+            for i in order:
+                assignment, digest = decided[i]
+                fp = fingerprints[i]
+                self._call(pipe, mode, fp, now, encode_record(fp, assignment), digest)
+            pending = []
+            for i, reply in zip(order, pipe.execute(), strict=True):
+                kind = str(reply[0])
+                if kind == "conflict":
+                    pending.append(i)
+                elif kind == "done":
+                    results[i] = _recorded(str(reply[1]), fingerprints[i])
+                else:
+                    results[i] = decided[i][0]
+            if pending:
+                log.debug("story assignment conflict, deciding again", articles=len(pending))
+        return [r if r is not None else _unreachable() for r in results]
+
+    def register_version(self, fp: Fingerprint, story_id: str) -> Assignment:
+        """Record a new text of an existing article under the story it already belongs to."""
+        assignment = Assignment(story_id, "version", 1.0, fp.doc_id)
+        pipe = self.client.pipeline(transaction=False)
+        self._call(pipe, "force", fp, self.clock(), encode_record(fp, assignment))
+        reply = pipe.execute()[0]
+        if str(reply[0]) == "done":
+            return _recorded(str(reply[1]), fp)
+        return assignment
+
+    # -- sources of exact copies, parked until their article is indexed ------------------------
+    def _parked_key(self, doc_id: str) -> str:
+        return f"{self.prefix}:src:{doc_id}"
+
+    def park_sources(self, records: Sequence[tuple[str, dict[str, Any]]]) -> None:
+        """Remember that (doc id, source record) pairs carried an exact copy of that article."""
+        if not records:
+            return
+        pipe = self.client.pipeline(transaction=False)
+        for doc_id, record in records:
+            key = self._parked_key(doc_id)
+            pipe.hsetnx(key, source_key(record), json.dumps(record, ensure_ascii=False))
+            pipe.expire(key, self.parked_ttl_seconds)
+        pipe.execute()
+
+    def parked_sources(self, doc_ids: Sequence[str]) -> dict[str, dict[str, dict[str, Any]]]:
+        """Parked source records by article id, each keyed by its field name."""
+        if not doc_ids:
+            return {}
+        pipe = self.client.pipeline(transaction=False)
+        for doc_id in doc_ids:
+            pipe.hgetall(self._parked_key(doc_id))
+        return {
+            doc_id: {str(k): json.loads(str(v)) for k, v in raw.items()}
+            for doc_id, raw in zip(doc_ids, pipe.execute(), strict=True)
+            if raw
+        }
+
+    def forget_parked(self, doc_id: str, fields: Sequence[str]) -> None:
+        """Drop parked records once the article in Elasticsearch holds them."""
+        if fields:
+            self.client.hdel(self._parked_key(doc_id), *fields)
+
+
+def _recorded(record: str, fp: Fingerprint) -> Assignment:
+    decoded = decode_record(record)
+    if decoded is None:  # a record of an older format: the article starts its own story
+        return Assignment(fp.doc_id, "new", 1.0, None)
+    return decoded[1]
+
+
+def _unreachable() -> Assignment:  # pragma: no cover - every index is filled or retried
+    raise AssertionError("story assignment left an article undecided")
