@@ -107,7 +107,7 @@ def test_actor_query_matches_the_actor_id_or_one_phrase_per_name():
             "minimum_should_match": 1,
         }
     }
-    assert list(MATCH_FIELDS) == ["title", "body", "content_*"]
+    assert list(MATCH_FIELDS) == ["title", "body"]
 
 
 def test_batch_match_query_filters_ids_and_names_each_actor():
