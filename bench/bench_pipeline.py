@@ -540,32 +540,15 @@ class Worker:
 
 def start_worker(env: dict[str, str], workdir: Path, concurrency: int, run_id: str) -> Worker:
     """A real Celery worker (prefork) on the bench queue, as tests/integration/conftest.py."""
+    from workers.celery_app import worker_command
+
     metrics_dir = workdir / "metrics"
     metrics_dir.mkdir()
     log_path = workdir / "worker.log"
     worker_env = {**os.environ, **env, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "workers.celery_app",
-                "worker",
-                "--pool",
-                "prefork",
-                "--concurrency",
-                str(concurrency),
-                "--queues",
-                env["NEWSWIRE_QUEUE"],
-                "--without-gossip",
-                "--without-mingle",
-                "--loglevel",
-                "INFO",
-                "--hostname",
-                f"bench-{run_id}@%h",
-            ],
+            worker_command(env["NEWSWIRE_QUEUE"], concurrency, hostname=f"bench-{run_id}@%h"),
             cwd=ROOT,
             env=worker_env,
             stdout=log_file,

@@ -384,22 +384,9 @@ def worker(
     loglevel: Annotated[str, typer.Option(help="Celery log level")] = "INFO",
 ) -> None:
     """Run a Celery worker (prefork) consuming the newswire queue."""
-    settings = get_settings()
-    _exec_celery(
-        [
-            "worker",
-            "--pool",
-            "prefork",
-            "--concurrency",
-            str(concurrency),
-            "--queues",
-            settings.queue,
-            "--loglevel",
-            loglevel,
-            "--without-gossip",
-            "--without-mingle",
-        ]
-    )
+    from workers.celery_app import worker_command
+
+    _exec_celery(worker_command(get_settings().queue, concurrency, loglevel=loglevel))
 
 
 @app.command()
@@ -408,15 +395,17 @@ def beat(
 ) -> None:
     """Run the Celery beat scheduler: every tick it sends the feeds that are due to the workers."""
     schedule.parent.mkdir(parents=True, exist_ok=True)
-    _exec_celery(["beat", "--schedule", str(schedule), "--loglevel", "INFO"])
+    from workers.celery_app import CELERY_COMMAND
+
+    _exec_celery([*CELERY_COMMAND, "beat", "--schedule", str(schedule), "--loglevel", "INFO"])
 
 
-def _exec_celery(args: list[str]) -> None:
+def _exec_celery(command: list[str]) -> None:
     settings = get_settings()
     if settings.metrics_dir:
         settings.metrics_dir.mkdir(parents=True, exist_ok=True)
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(settings.metrics_dir)
-    os.execvp(sys.executable, [sys.executable, "-m", "celery", "-A", "workers.celery_app", *args])  # noqa: S606
+    os.execvp(command[0], command)  # noqa: S606
 
 
 @app.command()

@@ -86,8 +86,13 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
     value = value.strip()
     if value.isdigit():
         return float(value)
+    return _seconds_until(value, now)
+
+
+def _seconds_until(http_date: str, now: float) -> float | None:
+    """Seconds from `now` until an HTTP-date (0 if past); None if it does not parse."""
     try:
-        moment = parsedate_to_datetime(value)
+        moment = parsedate_to_datetime(http_date)
     except (TypeError, ValueError, IndexError):
         return None
     if moment.tzinfo is None:
@@ -107,15 +112,7 @@ def parse_max_age(cache_control: str | None, expires: str | None, now: float) ->
         ages = {name.lower(): int(age) for name, age in _MAX_AGE.findall(cache_control)}
         if "max-age" in ages:
             return float(ages["max-age"])
-    if expires:
-        try:
-            moment = parsedate_to_datetime(expires)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        return max(0.0, moment.timestamp() - now)
-    return None
+    return _seconds_until(expires, now) if expires else None
 
 
 def entries_per_day(

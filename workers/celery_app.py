@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any
 
 from celery import Celery, signals
@@ -43,6 +44,32 @@ def create_app(settings: Settings) -> Celery:
 
 
 app = create_app(get_settings())
+
+
+# How every Celery process of the project is started.
+CELERY_COMMAND = (sys.executable, "-m", "celery", "-A", "workers.celery_app")
+
+
+def worker_command(
+    queue: str, concurrency: int, *, loglevel: str = "INFO", hostname: str | None = None
+) -> list[str]:
+    """The command line of a prefork worker on `queue` (CLI, tests and bench start it alike)."""
+    command = [
+        *CELERY_COMMAND,
+        "worker",
+        "--pool",
+        "prefork",
+        "--concurrency",
+        str(concurrency),
+        "--queues",
+        queue,
+        # No gossip or mingle: workers share nothing but the broker, and start faster.
+        "--without-gossip",
+        "--without-mingle",
+        "--loglevel",
+        loglevel,
+    ]
+    return [*command, "--hostname", hostname] if hostname else command
 
 
 @signals.setup_logging.connect

@@ -7,7 +7,6 @@ import json
 import os
 import secrets
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -84,6 +83,7 @@ from newswire.redis_store import RedisStore  # noqa: E402
 from newswire.settings import Settings, get_settings  # noqa: E402
 from pipeline.alerts import parse_actors  # noqa: E402
 from tests.integration.helpers import SEED_ENTRIES, seed_articles, wait_all  # noqa: E402
+from workers.celery_app import worker_command  # noqa: E402
 from workers.tasks import enqueue_articles  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -141,26 +141,7 @@ def start_worker(
     env.update(extra_env or {})
     log_file = log_path.open("wb")
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "workers.celery_app",
-            "worker",
-            "--pool",
-            "prefork",
-            "--concurrency",
-            str(concurrency),
-            "--queues",
-            queue,
-            "--without-gossip",
-            "--without-mingle",
-            "--loglevel",
-            "INFO",
-            "--hostname",
-            f"test-{RUN_ID}-{secrets.token_hex(2)}@%h",
-        ],
+        worker_command(queue, concurrency, hostname=f"test-{RUN_ID}-{secrets.token_hex(2)}@%h"),
         cwd=ROOT,
         env=env,
         stdout=log_file,

@@ -8,7 +8,6 @@ import os
 import secrets
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,6 +22,7 @@ from newswire.settings import Settings
 from pipeline.feedlist import FeedConfig
 from tests.feedserver import FeedServer, Reply, hours_ago, rss
 from tests.integration.conftest import ROOT, RUN_ID, TEST_ENV, start_worker, stop_worker
+from workers.celery_app import CELERY_COMMAND
 from workers.tasks import poll_due_feeds
 
 pytestmark = pytest.mark.integration
@@ -170,11 +170,7 @@ def test_beat_polls_a_feed_added_while_it_runs(
     beat_log = (tmp_path / "beat.log").open("wb")
     beat = subprocess.Popen(
         [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "workers.celery_app",
+            *CELERY_COMMAND,
             "beat",
             "--schedule",
             str(tmp_path / "beat-schedule"),
