@@ -5,8 +5,9 @@ from __future__ import annotations
 import ipaddress
 from functools import cache
 from pathlib import Path
+from typing import Self
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -17,8 +18,18 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="NEWSWIRE_", frozen=True)
 
-    es_url: str = Field("http://127.0.0.1:9280", description="Elasticsearch URL")
-    redis_url: str = Field("redis://127.0.0.1:6380/0", description="Redis: broker, dedup state")
+    es_port: int = Field(
+        9280, ge=1, le=65535, description="scripts/services: Elasticsearch HTTP port"
+    )
+    es_transport_port: int = Field(
+        9380, ge=1, le=65535, description="scripts/services: Elasticsearch transport port"
+    )
+    redis_port: int = Field(6380, ge=1, le=65535, description="scripts/services: Redis port")
+    # Empty means "the servers scripts/services runs", so changing a port moves the URLs too.
+    es_url: str = Field("", description="Elasticsearch URL (unset: http://127.0.0.1:<es_port>)")
+    redis_url: str = Field(
+        "", description="Redis: broker, dedup state (unset: redis://127.0.0.1:<redis_port>/0)"
+    )
     index_prefix: str = Field("newswire", description="Prefix of every index and Redis key")
     queue: str = Field("newswire", description="Celery queue the workers consume")
     config_dir: Path = Field(REPO_ROOT / "config", description="Folder of feeds/actors/mappings")
@@ -102,6 +113,15 @@ class Settings(BaseSettings):
     log_level: str = Field("INFO", description="Log level")
     log_format: str = Field("auto", description="json, console, or auto (console on a tty)")
     task_max_retries: int = Field(5, ge=0, description="Retries of a transient task failure")
+
+    @model_validator(mode="after")
+    def _urls_follow_ports(self) -> Self:
+        # The settings are frozen; filling a derived default is the one write they allow.
+        if not self.es_url:
+            object.__setattr__(self, "es_url", f"http://127.0.0.1:{self.es_port}")
+        if not self.redis_url:
+            object.__setattr__(self, "redis_url", f"redis://127.0.0.1:{self.redis_port}/0")
+        return self
 
     @field_validator("feed_allow_networks")
     @classmethod
