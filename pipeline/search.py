@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
@@ -23,6 +26,10 @@ MAX_PAGE_SIZE = 100
 # Elasticsearch refuses deep pagination past index.max_result_window (10,000).
 MAX_WINDOW = 10_000
 FACET_SIZE = 15
+# "Show more" on a facet asks for this many values at most.
+MAX_FACET_SIZE = 200
+# A live "N new stories" count needs no exact figure beyond this.
+NEW_SINCE_LIMIT = 1000
 
 
 class InvalidSearch(ValueError):
@@ -41,6 +48,12 @@ class SearchRequest:
     size: int = 10
     sort: str = "relevance"
     collapse_stories: bool = True
+    # Keyset paging to any depth: sort values of the last hit seen (SearchResult.next_after).
+    # Elasticsearch refuses collapse together with search_after, so it pages articles.
+    search_after: tuple[str | int | float, ...] | None = None
+    cursor: bool = False
+    # Facets whose values the user expanded ("show more"), with how many to count.
+    facet_sizes: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +76,9 @@ class SearchHit:
     story_articles: int = 1
     story_sources: list[str] = field(default_factory=list)
     story_languages: list[str] = field(default_factory=list)
+    summary: str = ""
+    # Sort values of the hit, present when paging by cursor.
+    sort: tuple[str | int | float, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +89,11 @@ class SearchResult:
     hits: list[SearchHit]
     facets: dict[str, list[tuple[str, int]]]
     histogram: list[tuple[str, int]]
+    # search_after for the page after this one (None without hits or without cursor paging);
+    # a page shorter than its size is the last.
+    next_after: tuple[str | int | float, ...] | None = None
+    # Newest indexed_at among all matches: the watermark for "N new stories since".
+    latest_indexed_at: str | None = None
 
 
 def facet_filters(**values: Sequence[str] | None) -> dict[str, tuple[str, ...]]:
@@ -106,11 +127,20 @@ def validate(request: SearchRequest) -> None:
     end = _parse_day(request.date_to, "to") if request.date_to else None
     if start and end and start > end:
         raise InvalidSearch("'from' is after 'to'")
+    if (request.cursor or request.search_after is not None) and request.collapse_stories:
+        raise InvalidSearch(
+            "paging by cursor needs collapse=false: Elasticsearch cannot collapse with search_after"
+        )
+    if request.search_after is not None and request.page != 1:
+        raise InvalidSearch("page and a cursor cannot be combined")
+    unknown_sizes = set(request.facet_sizes) - set(FACETS)
+    if unknown_sizes:
+        raise InvalidSearch(f"unknown facet(s) {sorted(unknown_sizes)}; known: {sorted(FACETS)}")
+    if any(not 1 <= size <= MAX_FACET_SIZE for size in request.facet_sizes.values()):
+        raise InvalidSearch(f"a facet counts between 1 and {MAX_FACET_SIZE} values")
 
 
-def build_search_body(request: SearchRequest) -> dict[str, Any]:
-    """The Elasticsearch request body for a validated SearchRequest."""
-    validate(request)
+def _query(request: SearchRequest) -> dict[str, Any]:
     must: list[dict[str, Any]] = []
     if request.query.strip():
         # simple_query_string accepts "phrases", -exclusions and OR, and never fails on syntax.
@@ -135,8 +165,23 @@ def build_search_body(request: SearchRequest) -> dict[str, Any]:
         if request.date_to:
             bounds["lte"] = request.date_to
         filters.append({"range": {"published_at": bounds}})
+    return {"bool": {"must": must or [{"match_all": {}}], "filter": filters}}
+
+
+def _cursor_sort(request: SearchRequest) -> list[Any]:
+    # doc_id breaks ties, so a cursor never skips or repeats a hit.
+    newest = request.sort == "newest" or not request.query.strip()
+    head: list[Any] = [] if newest else ["_score"]
+    return [*head, {"published_at": "desc"}, {"doc_id": "asc"}]
+
+
+def build_search_body(request: SearchRequest) -> dict[str, Any]:
+    """The Elasticsearch request body for a validated SearchRequest."""
+    validate(request)
+    query = _query(request)
+    must = query["bool"]["must"] if request.query.strip() else []
     body: dict[str, Any] = {
-        "query": {"bool": {"must": must or [{"match_all": {}}], "filter": filters}},
+        "query": query,
         "from": (request.page - 1) * request.size,
         "size": request.size,
         "track_total_hits": True,
@@ -151,6 +196,7 @@ def build_search_body(request: SearchRequest) -> dict[str, Any]:
             "persons",
             "organisations",
             "places",
+            "summary",
         ],
         "highlight": {
             "encoder": "html",
@@ -163,9 +209,15 @@ def build_search_body(request: SearchRequest) -> dict[str, Any]:
         },
         "aggs": {
             **{
-                name: {"terms": {"field": field_name, "size": FACET_SIZE}}
+                name: {
+                    "terms": {
+                        "field": field_name,
+                        "size": request.facet_sizes.get(name, FACET_SIZE),
+                    }
+                }
                 for name, field_name in FACETS.items()
             },
+            "latest_indexed": {"max": {"field": "indexed_at"}},
             "day": {
                 "date_histogram": {
                     "field": "published_at",
@@ -177,6 +229,11 @@ def build_search_body(request: SearchRequest) -> dict[str, Any]:
     }
     if request.sort == "newest" or not must:
         body["sort"] = [{"published_at": "desc"}, "_score"]
+    if request.cursor or request.search_after is not None:
+        body["sort"] = _cursor_sort(request)
+        body.pop("from")
+        if request.search_after is not None:
+            body["search_after"] = list(request.search_after)
     if request.collapse_stories:
         body["collapse"] = {"field": "story_id"}
         body["aggs"]["stories"] = {"cardinality": {"field": "story_id"}}
@@ -202,6 +259,8 @@ def parse_search_response(response: dict[str, Any]) -> SearchResult:
                 persons=source.get("persons", []),
                 organisations=source.get("organisations", []),
                 places=source.get("places", []),
+                summary=source.get("summary") or "",
+                sort=tuple(hit["sort"]) if "sort" in hit else None,
             )
         )
     aggs = response.get("aggregations", {})
@@ -215,7 +274,77 @@ def parse_search_response(response: dict[str, Any]) -> SearchResult:
     total = response["hits"]["total"]["value"]
     if "stories" in aggs:
         total = min(total, int(aggs["stories"]["value"]))
-    return SearchResult(total=total, hits=hits, facets=facets, histogram=histogram)
+    next_after = hits[-1].sort if hits else None
+    latest = aggs.get("latest_indexed", {}).get("value_as_string")
+    return SearchResult(
+        total=total,
+        hits=hits,
+        facets=facets,
+        histogram=histogram,
+        next_after=next_after,
+        latest_indexed_at=latest,
+    )
+
+
+def encode_cursor(values: Sequence[str | int | float]) -> str:
+    """A URL-safe token for a page's search_after values."""
+    raw = json.dumps(list(values), separators=(",", ":"), ensure_ascii=False).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(token: str) -> tuple[str | int | float, ...]:
+    """The search_after values of a token from encode_cursor; InvalidSearch if it is not one."""
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        values = json.loads(raw)
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidSearch("the page cursor is damaged; start the search again") from exc
+    if (
+        not isinstance(values, list)
+        or not 1 <= len(values) <= 4
+        or not all(isinstance(v, str | int | float) and not isinstance(v, bool) for v in values)
+    ):
+        raise InvalidSearch("the page cursor is damaged; start the search again")
+    return tuple(values)
+
+
+def new_since_body(request: SearchRequest, since: str) -> dict[str, Any]:
+    """A cheap count of the stories matching `request` indexed after `since` (no facets,
+    highlights or hits), for a page that announces new stories while it is open."""
+    validate(request)
+    _parse_day(since, "since")
+    query = _query(request)
+    query["bool"]["filter"].append({"range": {"indexed_at": {"gt": since}}})
+    return {
+        "size": 0,
+        "query": query,
+        "track_total_hits": NEW_SINCE_LIMIT,
+        "aggs": {
+            "stories": {"cardinality": {"field": "story_id"}},
+            "latest_indexed": {"max": {"field": "indexed_at"}},
+        },
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class NewSince:
+    """How many matching stories and articles arrived after a watermark, and the new one."""
+
+    stories: int
+    articles: int
+    latest_indexed_at: str | None
+
+
+def parse_new_since(response: dict[str, Any]) -> NewSince:
+    """Read the answer to new_since_body."""
+    aggs = response.get("aggregations", {})
+    articles = int(response["hits"]["total"]["value"])
+    stories = int(aggs.get("stories", {}).get("value", 0))
+    return NewSince(
+        stories=min(stories, articles),
+        articles=articles,
+        latest_indexed_at=aggs.get("latest_indexed", {}).get("value_as_string"),
+    )
 
 
 STORY_SOURCES = 50

@@ -8,9 +8,14 @@ from pipeline.search import (
     FACETS,
     TEXT_FIELDS,
     InvalidSearch,
+    NewSince,
     SearchHit,
     SearchRequest,
     build_search_body,
+    decode_cursor,
+    encode_cursor,
+    new_since_body,
+    parse_new_since,
     parse_search_response,
     validate,
 )
@@ -217,3 +222,127 @@ def test_facet_filters_drop_empty_facets_and_keep_order_of_values():
         "source": ("Reuters", "AP"),
         "actor": ("kursk",),
     }
+
+
+# -- cursor paging, expanded facets, "new since" counts ------------------------------------------
+def test_cursor_paging_sorts_with_a_tiebreaker_and_drops_from():
+    first = build_search_body(SearchRequest(query="ECB", collapse_stories=False, cursor=True))
+    assert first["sort"] == ["_score", {"published_at": "desc"}, {"doc_id": "asc"}]
+    assert "from" not in first
+    assert "search_after" not in first
+    later = build_search_body(
+        SearchRequest(sort="newest", collapse_stories=False, search_after=(1741737600000, "d9"))
+    )
+    assert later["sort"] == [{"published_at": "desc"}, {"doc_id": "asc"}]
+    assert later["search_after"] == [1741737600000, "d9"]
+
+
+def test_cursor_paging_reaches_past_the_from_size_window():
+    # page*size is capped at MAX_WINDOW; a cursor is not.
+    body = build_search_body(SearchRequest(size=100, collapse_stories=False, search_after=(1, "d")))
+    assert body["size"] == 100
+
+
+@pytest.mark.parametrize(
+    ("request_", "message"),
+    [
+        (SearchRequest(cursor=True), "needs collapse=false"),
+        (SearchRequest(search_after=(1, "d")), "needs collapse=false"),
+        (
+            SearchRequest(collapse_stories=False, search_after=(1, "d"), page=2),
+            "cannot be combined",
+        ),
+        (SearchRequest(facet_sizes={"colour": 20}), "unknown facet(s) ['colour']"),
+        (SearchRequest(facet_sizes={"person": 0}), "between 1 and 200"),
+        (SearchRequest(facet_sizes={"person": 201}), "between 1 and 200"),
+    ],
+)
+def test_invalid_cursor_and_facet_size_requests(request_, message):
+    with pytest.raises(InvalidSearch) as caught:
+        validate(request_)
+    assert message in str(caught.value)
+
+
+def test_an_expanded_facet_counts_more_values_and_the_others_keep_the_default():
+    aggs = build_search_body(SearchRequest(facet_sizes={"person": 100}))["aggs"]
+    assert aggs["person"]["terms"]["size"] == 100
+    assert aggs["place"]["terms"]["size"] == 15
+
+
+def test_the_search_asks_for_the_newest_indexing_time_as_a_watermark():
+    aggs = build_search_body(SearchRequest(query="ECB"))["aggs"]
+    assert aggs["latest_indexed"] == {"max": {"field": "indexed_at"}}
+
+
+def test_sort_values_summary_cursor_and_watermark_are_read_back():
+    response = {
+        "hits": {
+            "total": {"value": 2},
+            "hits": [
+                {"_id": "a", "_source": {"summary": "Short"}, "sort": [5.0, 1741737600000, "a"]},
+                {"_id": "b", "_source": {}, "sort": [4.0, 1741737600000, "b"]},
+            ],
+        },
+        "aggregations": {
+            "latest_indexed": {"value": 1.7e12, "value_as_string": "2025-03-12T13:20:00.000Z"}
+        },
+    }
+    result = parse_search_response(response)
+    assert result.hits[0].summary == "Short"
+    assert result.hits[1].summary == ""
+    assert result.next_after == (4.0, 1741737600000, "b")
+    assert result.latest_indexed_at == "2025-03-12T13:20:00.000Z"
+
+
+def test_no_cursor_without_sort_values_or_hits():
+    assert parse_search_response(RESPONSE).next_after is None
+    assert parse_search_response({"hits": {"total": {"value": 0}, "hits": []}}).next_after is None
+
+
+@pytest.mark.parametrize("values", [(7.25, 1741737600000, "d1"), ("Курск ☃", 0), (-1,)])
+def test_cursor_tokens_round_trip_and_are_url_safe(values):
+    token = encode_cursor(values)
+    assert set(token) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+    assert decode_cursor(token) == values
+
+
+@pytest.mark.parametrize(
+    "token",
+    ["!!!", "e30", encode_cursor([]), "WzEsMiwzLDQsNV0", "W3RydWVd", "WyJ4Iix7fV0", "bnVsbA"],
+)
+def test_damaged_cursor_tokens_are_refused(token):
+    # e30 is {}, then five values, [true], ["x", {}], null
+    with pytest.raises(InvalidSearch, match="cursor is damaged"):
+        decode_cursor(token)
+
+
+def test_new_since_counts_stories_after_the_watermark_without_facets_or_hits():
+    request = SearchRequest(query="Kursk", filters={"language": ("ru",)}, page=3)
+    body = new_since_body(request, "2025-03-12T13:20:00.000Z")
+    assert body["size"] == 0
+    assert "highlight" not in body
+    assert set(body["aggs"]) == {"stories", "latest_indexed"}
+    filters = body["query"]["bool"]["filter"]
+    assert {"terms": {"language": ["ru"]}} in filters
+    assert {"range": {"indexed_at": {"gt": "2025-03-12T13:20:00.000Z"}}} in filters
+    assert body["query"]["bool"]["must"] == build_search_body(request)["query"]["bool"]["must"]
+
+
+def test_new_since_refuses_a_watermark_that_is_not_a_time():
+    with pytest.raises(InvalidSearch, match="since must be a date"):
+        new_since_body(SearchRequest(), "yesterday")
+
+
+def test_parse_new_since():
+    response = {
+        "hits": {"total": {"value": 3}, "hits": []},
+        "aggregations": {
+            "stories": {"value": 2},
+            "latest_indexed": {"value": 1.0, "value_as_string": "2025-03-12T14:00:00.000Z"},
+        },
+    }
+    assert parse_new_since(response) == NewSince(
+        stories=2, articles=3, latest_indexed_at="2025-03-12T14:00:00.000Z"
+    )
+    nothing = {"hits": {"total": {"value": 0}, "hits": []}, "aggregations": {}}
+    assert parse_new_since(nothing) == NewSince(stories=0, articles=0, latest_indexed_at=None)
