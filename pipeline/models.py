@@ -22,8 +22,31 @@ class _JsonRecord:
         return cls(**values)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WireMetadata:
+    """What agency wire formats say beyond a feed entry (pipeline/agency.py); feeds leave defaults.
+
+    Keyword-only, so FeedEntry and Article keep their positional fields and gain these last.
+    """
+
+    slugline: str | None = None
+    byline: str | None = None
+    dateline: str | None = None
+    urgency: int | None = None  # IPTC scale: 1 most urgent, 9 least
+    subjects: tuple[str, ...] = ()  # "scheme:code" ids, e.g. "medtop:20000763", "subj:11000000"
+    subject_labels: tuple[str, ...] = ()  # readable label of each id in `subjects`, same order
+    keywords: tuple[str, ...] = ()
+    genre: str | None = None
+    agency: str | None = None  # the agency that issued the item, e.g. "ANSA"
+    agency_guid: str | None = None  # the agency's own id of the item, stable across versions
+    agency_version: int | None = None
+    pubstatus: str = "usable"  # "usable" | "withheld" | "canceled" (a kill)
+    embargo_until: str | None = None  # ISO 8601 UTC; not to be shown before
+    is_correction: bool = False
+
+
 @dataclass(frozen=True, slots=True)
-class FeedEntry(_JsonRecord):
+class FeedEntry(_JsonRecord, WireMetadata):
     """One entry as the feed published it (HTML untouched, dates as ISO 8601 UTC)."""
 
     feed_id: str
@@ -52,7 +75,7 @@ class ParsedFeed:
 
 
 @dataclass(frozen=True, slots=True)
-class Article(_JsonRecord):
+class Article(_JsonRecord, WireMetadata):
     """A normalised article: canonical URL, UTC timestamps, plain text and sanitised HTML."""
 
     feed_id: str

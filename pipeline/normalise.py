@@ -52,6 +52,8 @@ TRACKING_PARAMETERS = (
     "s_cid",
     "wt_mc",
 )
+# NewsML-G2's publishing statuses; "canceled" is a kill, "withheld" a temporary withdrawal.
+PUBSTATUSES = frozenset({"usable", "withheld", "canceled"})
 _MOBILE_HOST_PREFIX = re.compile(r"^(www|m|mobile|amp)\.")
 _AMP_PATH = re.compile(r"(/amp/?|\.amp)$")
 _WS = re.compile(r"\s+")
@@ -86,6 +88,29 @@ def _clean_names(values: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(seen.values())
 
 
+def _clean_line(value: str | None) -> str | None:
+    if not value:
+        return None
+    return _WS.sub(" ", value).strip() or None
+
+
+def _clean_subjects(
+    ids: tuple[str, ...], labels: tuple[str, ...]
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    # Labels travel beside their ids; a producer that sent fewer labels gets the id as its label.
+    cleaned: dict[str, str] = {}
+    for index, raw in enumerate(ids):
+        subject = raw.strip()
+        label = _clean_line(labels[index] if index < len(labels) else None) or subject
+        if subject and subject not in cleaned:
+            cleaned[subject] = label
+    return tuple(cleaned), tuple(cleaned.values())
+
+
+def _clean_urgency(value: int | None) -> int | None:
+    return value if isinstance(value, int) and 1 <= value <= 9 else None
+
+
 def normalise_entry(entry: FeedEntry, *, fetched_at: datetime) -> Article:
     """Turn a raw feed entry into an Article; timestamps become ISO 8601 UTC."""
     body_html = entry.content_html or entry.summary_html
@@ -94,6 +119,7 @@ def normalise_entry(entry: FeedEntry, *, fetched_at: datetime) -> Article:
     title = _WS.sub(" ", html_to_text(entry.title)).strip()
     fetched = fetched_at.astimezone(UTC).isoformat()
     link = entry.link.strip() if entry.link else None
+    subjects, subject_labels = _clean_subjects(entry.subjects, entry.subject_labels)
     return Article(
         feed_id=entry.feed_id,
         source=entry.source.strip() or entry.feed_id,
@@ -109,4 +135,18 @@ def normalise_entry(entry: FeedEntry, *, fetched_at: datetime) -> Article:
         authors=_clean_names(entry.authors),
         categories=_clean_names(entry.categories),
         language_hint=(entry.language_hint or "").split("-")[0].lower() or None,
+        slugline=_clean_line(entry.slugline),
+        byline=_clean_line(entry.byline),
+        dateline=_clean_line(entry.dateline),
+        urgency=_clean_urgency(entry.urgency),
+        subjects=subjects,
+        subject_labels=subject_labels,
+        keywords=_clean_names(entry.keywords),
+        genre=_clean_line(entry.genre),
+        agency=_clean_line(entry.agency),
+        agency_guid=entry.agency_guid.strip() if entry.agency_guid else None,
+        agency_version=entry.agency_version,
+        pubstatus=entry.pubstatus if entry.pubstatus in PUBSTATUSES else "usable",
+        embargo_until=entry.embargo_until,
+        is_correction=entry.is_correction,
     )
