@@ -40,8 +40,8 @@ sys.path.insert(0, str(ROOT))
 
 import redis  # noqa: E402
 
-from newswire.redis_store import RedisStore  # noqa: E402
-from newswire.story_store import StoryStore  # noqa: E402
+from newswire.ingest.store import RedisStore  # noqa: E402
+from newswire.stories.store import StoryStore  # noqa: E402
 from pipeline.cluster import (  # noqa: E402
     ClusterConfig,
     decide,

@@ -55,7 +55,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 if TYPE_CHECKING:
-    from newswire.es_store import SearchStore
+    from newswire.search.store import SearchStore
     from newswire.settings import Settings
     from pipeline.models import Article, DedupKeys, Entities, LanguageGuess
 
@@ -438,13 +438,14 @@ def flush_redis(url: str) -> None:
 
 
 def setup_store(settings: Settings) -> SearchStore:
-    from newswire.es_store import SearchStore
+    from newswire.alerts.store import AlertStore
+    from newswire.search.store import SearchStore
     from pipeline.alerts import parse_actors
 
     store = SearchStore.from_settings(settings)
     store.es.cluster.health(wait_for_status="yellow", timeout="30s")
     store.ensure_indices()
-    store.sync_actors(parse_actors(settings.actors_file.read_text(encoding="utf-8")))
+    AlertStore.of(store).sync_actors(parse_actors(settings.actors_file.read_text(encoding="utf-8")))
     return store
 
 
@@ -663,7 +664,7 @@ class E2EConfig:
 def run_end_to_end(
     config: E2EConfig, store: SearchStore, server: FeedServer, cleanup: contextlib.ExitStack
 ) -> EndToEnd:
-    from newswire.redis_store import RedisStore
+    from newswire.ingest.store import RedisStore
     from workers.tasks import poll_feed
 
     workdir = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="newswire-bench-")))
@@ -840,7 +841,7 @@ def warm_up(articles: Sequence[Article]) -> None:
 def run_stages(
     documents: dict[str, bytes], settings: Settings, stage_store: SearchStore, run_id: str
 ) -> StageRun:
-    from newswire.redis_store import RedisStore
+    from newswire.ingest.store import RedisStore
     from pipeline.dedup import dedup_keys
     from pipeline.language import detect_language
 
@@ -929,9 +930,12 @@ def _es_stages(
     documents: Sequence[dict[str, Any]], store: SearchStore, size: int
 ) -> tuple[list[Stage], int, CallTimer, CallTimer]:
     """Bulk create and alert matching per batch, as process_batch does them."""
+    from newswire.alerts.store import AlertStore
+
+    alert_store = AlertStore.of(store)
     refresh, actors = CallTimer(), CallTimer()
     store.es.indices.refresh = refresh.wrap(store.es.indices.refresh)  # type: ignore[method-assign]
-    store.actors = actors.wrap(store.actors)  # type: ignore[method-assign]
+    alert_store.actors = actors.wrap(alert_store.actors)  # type: ignore[method-assign]
     create_s = alerts_s = 0.0
     alerts = created = 0
     for batch in batches(documents, size):
@@ -939,7 +943,7 @@ def _es_stages(
         create_s += seconds
         created += len(result.created)
         ids = [*result.created, *result.existed]
-        count, seconds = timed(lambda ids=ids: store.match_alerts(ids))
+        count, seconds = timed(lambda ids=ids: alert_store.match_alerts(ids))
         alerts_s += seconds
         alerts += count
     n = len(documents)
@@ -1183,7 +1187,7 @@ def _run(
     stage_settings: Settings,
     cleanup: contextlib.ExitStack,
 ) -> tuple[EndToEnd | None, StageRun | None]:
-    from newswire.es_store import SearchStore
+    from newswire.search.store import SearchStore
 
     server = start_feed_server(documents)
     cleanup.callback(_quietly(server.stop, "stopping the feed server"))

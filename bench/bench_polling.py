@@ -129,7 +129,7 @@ def _settings(concurrency: int) -> Any:
 
 
 def _poll_share(args: tuple[list[str], int]) -> tuple[int, dict[str, int]]:
-    from newswire.polling import poll_feeds_async
+    from newswire.feeds.polling import poll_feeds_async
     from workers.tasks import enqueue_articles
 
     ids, concurrency = args
@@ -145,7 +145,7 @@ def _poll_share(args: tuple[list[str], int]) -> tuple[int, dict[str, int]]:
 
 
 def _raw_share(args: tuple[list[tuple[str, str | None]], int]) -> dict[int, int]:
-    from newswire.fetch import make_client
+    from newswire.feeds.fetch import make_client
 
     targets, concurrency = args
 
@@ -186,7 +186,7 @@ def main() -> None:  # noqa: PLR0915 - a script: set up, run rounds, report
 
     import httpx
 
-    from newswire.feeds_store import FeedStore, encode_config, encode_state, now_ms
+    from newswire.feeds.store import FeedStore, encode_config, encode_state, now_ms
     from newswire.settings import get_settings
     from pipeline.feedlist import FeedConfig
     from pipeline.schedule import FeedState

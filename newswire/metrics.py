@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from prometheus_client import Counter, Histogram
 
 ARTICLES = Counter(
@@ -20,3 +24,13 @@ FEED_POLLS = Counter(
 )
 FEED_ENTRIES = Counter("newswire_feed_entries_total", "Entries found in polled feeds")
 ALERTS = Counter("newswire_alerts_total", "Alerts recorded (actor x article, first time only)")
+
+
+@contextmanager
+def timed(stage: str) -> Iterator[None]:
+    """Observe the wall time of the block as one sample of `stage` in STAGE_SECONDS."""
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        STAGE_SECONDS.labels(stage).observe(time.perf_counter() - start)

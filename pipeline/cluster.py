@@ -10,7 +10,7 @@ matched on language-independent evidence instead: numbers (1,100 = 1100 = "1 100
 skeleton (Герасимов = Gerasimov, Лекорню = Lecornu) and the publication-time window.
 
 Everything here is pure: the Redis state that makes these decisions shared and atomic across
-workers lives in newswire/story_store.py.
+workers lives in newswire/stories/store.py.
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ def build_document(
     """The indexed document; its fields are exactly the mapping's in config/elasticsearch/."""
     document: dict[str, Any] = {
         "doc_id": keys.doc_id,
-        # Its own story until clustering (newswire/stories.py) says otherwise.
+        # Its own story until clustering (newswire/stories/service.py) says otherwise.
         "story_id": keys.doc_id,
         "dedup_keys": list(keys.keys),
         "content_hash": keys.content_hash,

@@ -1,7 +1,7 @@
 """Story documents: the sources that carried an article, its versions, and a story's members.
 
 Pure functions over the indexed documents (dicts shaped by pipeline/document.py). The service
-(newswire/stories.py) reads a document, calls one of these, and writes the result back with
+(newswire/stories/service.py) reads a document, calls one of these, and writes the result back with
 optimistic concurrency, so two workers changing one article cannot lose each other's change.
 """
 

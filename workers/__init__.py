@@ -1,1 +1,1 @@
-"""Celery application, tasks and beat schedule: thin wrappers over newswire.ingest/polling."""
+"""Celery application, tasks and beat schedule: thin wrappers over newswire.ingest and feeds."""

@@ -9,11 +9,11 @@ import structlog
 from celery import Task
 from celery.exceptions import MaxRetriesExceededError
 
-from newswire.es_store import SearchStore
-from newswire.feeds_store import FeedStore
-from newswire.ingest import is_transient, process_isolating
-from newswire.polling import poll, poll_feeds, schedule_due
-from newswire.redis_store import RedisStore
+from newswire.feeds.polling import poll, poll_feeds, schedule_due
+from newswire.feeds.store import FeedStore
+from newswire.ingest.service import is_transient, process_isolating
+from newswire.ingest.store import RedisStore
+from newswire.search.store import SearchStore
 from newswire.settings import get_settings
 from pipeline.feedlist import FeedConfig
 from pipeline.models import Article
@@ -80,8 +80,7 @@ def poll_due_feeds(targets: list[list[Any]]) -> dict[str, Any]:
 def poll_feed(self: Task, feed: dict[str, Any]) -> dict[str, Any]:
     """Poll a URL once, outside the schedule (/admin/ingest), and enqueue all its entries."""
     config = FeedConfig.from_dict(feed)
-    _, redis_store = _stores()
-    outcome = poll(config, settings=get_settings(), redis_store=redis_store)
+    outcome = poll(config, settings=get_settings())
     if outcome.transient and self.request.retries < self.max_retries:
         raise self.retry(countdown=_backoff(self.request.retries))
     results = enqueue_articles(outcome.articles)

@@ -4,41 +4,21 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from functools import cache
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, HTTPException, Query, Response
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import APIRouter, Body, HTTPException, Query, Response
 from prometheus_client.core import GaugeMetricFamily
 from pydantic import BaseModel, Field
 
-from newswire.cli_feeds import status_rows
-from newswire.feeds_store import FeedExists, FeedStore, UnknownFeed
+from newswire.deps import AdminOnly, feed_store
+from newswire.feeds.service import status_rows
+from newswire.feeds.store import FeedExists, UnknownFeed
 from newswire.settings import get_settings
 from pipeline.feedlist import FeedConfig, FeedListError, validate_feed
 from pipeline.opml import OpmlError, export_opml, parse_opml, slug
 
-_bearer = HTTPBearer(auto_error=False)
-
-
-@cache
-def feed_store() -> FeedStore:
-    settings = get_settings()
-    return FeedStore.from_url(settings.redis_url, settings.index_prefix)
-
-
-def _admin(
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> None:
-    # The API's own check (token from settings, constant-time compare), imported late because
-    # newswire.api includes this router.
-    from newswire.api import require_admin
-
-    require_admin(credentials)
-
-
 router = APIRouter(prefix="/feeds", tags=["feeds"])
-admin = [Depends(_admin)]
+admin = AdminOnly
 
 
 class FeedIn(BaseModel):

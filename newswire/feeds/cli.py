@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from pathlib import Path
 from typing import Annotated, Any, TextIO, cast
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from newswire.console import JsonFlag, console, err, print_json
+from newswire.feeds.service import status_rows, when
 from newswire.settings import get_settings
 
 app = typer.Typer(help="Managed feeds: add, remove, pause, resume, status, poll, OPML.")
-console = Console()
-err = Console(stderr=True)
-
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 Source = Annotated[str | None, typer.Option(help="Source name shown on articles")]
 Language = Annotated[str | None, typer.Option(help="Default language (ISO 639) of entries")]
 Tags = Annotated[list[str] | None, typer.Option("--tag", help="A tag (repeatable)")]
@@ -27,33 +23,10 @@ MaxInterval = Annotated[int | None, typer.Option(help="Longest poll interval, se
 
 
 def _store() -> Any:
-    from newswire.feeds_store import FeedStore
+    from newswire.feeds.store import FeedStore
 
     settings = get_settings()
     return FeedStore.from_url(settings.redis_url, settings.index_prefix)
-
-
-def _print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
-
-
-def when(moment: float | None, now: float | None = None) -> str:
-    """A UTC time with how long ago or ahead it is: '2025-03-12 10:00:03 (in 4m)'."""
-    if moment is None:
-        return ""
-    now = time.time() if now is None else now
-    delta = moment - now
-    size = abs(delta)
-    if size < 90:
-        span = f"{size:.0f}s"
-    elif size < 5400:
-        span = f"{size / 60:.0f}m"
-    elif size < 172_800:
-        span = f"{size / 3600:.0f}h"
-    else:
-        span = f"{size / 86_400:.0f}d"
-    relative = f"in {span}" if delta > 0 else f"{span} ago"
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(moment)) + f" ({relative})"
 
 
 class _Stderr:
@@ -92,7 +65,7 @@ def add(
     as_json: JsonFlag = False,
 ) -> None:
     """Start polling a feed (due at once; no restart needed)."""
-    from newswire.feeds_store import FeedExists
+    from newswire.feeds.store import FeedExists
     from pipeline.opml import slug
 
     store = _store()
@@ -112,7 +85,7 @@ def add(
     except FeedExists as exc:
         raise _fail(str(exc)) from exc
     if as_json:
-        _print_json(record.to_dict())
+        print_json(record.to_dict())
         return
     console.print(f"added [bold]{record.id}[/bold] ({record.config.url}); due now")
 
@@ -128,7 +101,7 @@ def set_settings(
     max_interval: MaxInterval = None,
 ) -> None:
     """Change a feed's settings; the ones not given stay as they are."""
-    from newswire.feeds_store import UnknownFeed
+    from newswire.feeds.store import UnknownFeed
 
     store = _store()
     try:
@@ -149,7 +122,7 @@ def set_settings(
 
 
 def _by_id(action: str, feed_id: str) -> Any:
-    from newswire.feeds_store import UnknownFeed
+    from newswire.feeds.store import UnknownFeed
 
     store = _store()
     try:
@@ -191,7 +164,7 @@ def list_feeds(
     """Every managed feed with its settings."""
     records = [r for r in _store().all() if tag is None or tag.lower() in r.config.tags]
     if as_json:
-        _print_json([r.to_dict() for r in records])
+        print_json([r.to_dict() for r in records])
         return
     table = Table("feed", "state", "url", "source", "language", "tags", "interval bounds")
     for record in records:
@@ -214,7 +187,7 @@ def show(
     feed_id: Annotated[str, typer.Argument(help="Feed id")], as_json: JsonFlag = False
 ) -> None:
     """One feed: settings, state, validators, new entries per day."""
-    from newswire.feeds_store import UnknownFeed
+    from newswire.feeds.store import UnknownFeed
 
     try:
         record = _store().get(feed_id, daily=True)
@@ -222,7 +195,7 @@ def show(
         raise _fail(f"no feed {feed_id!r}", 1) from exc
     data = record.to_dict()
     if as_json:
-        _print_json(data)
+        print_json(data)
         return
     times = {"next_due", "last_poll", "last_new_entry_at", "added_at"}
     for key, value in data.items():
@@ -230,34 +203,12 @@ def show(
         console.print(f"[bold]{key}[/bold]: {shown if shown is not None else ''}")
 
 
-def status_rows(records: list[Any]) -> list[dict[str, Any]]:
-    """The health view: one row per feed, the sick ones first."""
-    rank = {"disabled": 0, "paused": 2, "active": 1}
-    ordered = sorted(
-        records,
-        key=lambda r: (rank.get(r.state.status, 3), -r.state.consecutive_errors, r.id),
-    )
-    return [
-        {
-            "feed": r.id,
-            "state": r.state.status,
-            "last_poll": r.state.last_poll,
-            "http_status": r.state.last_status,
-            "new_entries": r.state.last_new_entries,
-            "errors": r.state.consecutive_errors,
-            "next_poll": r.state.next_due,
-            "reason": r.state.reason or r.state.last_error,
-        }
-        for r in ordered
-    ]
-
-
 @app.command("status")
 def status(as_json: JsonFlag = False) -> None:
     """Feed health: last poll, HTTP status, new entries, errors, next poll and the reason."""
     rows = status_rows(_store().all())
     if as_json:
-        _print_json(rows)
+        print_json(rows)
         return
     table = Table("feed", "state", "last poll", "HTTP", "new", "errors", "next poll", "reason")
     colours = {"disabled": "red", "paused": "yellow"}
@@ -287,7 +238,7 @@ def poll_now(
     """Poll the due feeds (or all, or the named ones) now, in the foreground."""
     import structlog
 
-    from newswire.polling import poll_feeds
+    from newswire.feeds.polling import poll_feeds
     from workers.tasks import enqueue_articles
 
     settings = get_settings()
@@ -307,7 +258,7 @@ def poll_now(
         targets = [(f, claim) for f in due]
     reports = poll_feeds(targets, settings=settings, enqueue=enqueue_articles)
     if as_json:
-        _print_json([r.as_dict() for r in reports])
+        print_json([r.as_dict() for r in reports])
         return
     table = Table("feed", "outcome", "HTTP", "new", "next poll", "error")
     for report in reports:

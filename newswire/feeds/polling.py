@@ -17,25 +17,23 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import structlog
 from prometheus_client import Counter, Histogram
 
-from newswire.feeds_store import AsyncFeedStore, FeedRecord, FeedStore, host_of
-from newswire.fetch import FetchError, FetchResult, fetch, make_client
-from newswire.ingest import articles_from_feed
-from newswire.ingest import fetch as fetch_once
-from newswire.metrics import FEED_POLLS
-from newswire.redis_store import RedisStore
+from newswire.feeds.fetch import FetchError, FetchResult, fetch, fetch_feed, make_client
+from newswire.feeds.store import AsyncFeedStore, FeedRecord, FeedStore, host_of
+from newswire.metrics import FEED_ENTRIES, FEED_POLLS, timed
 from newswire.settings import Settings
 from pipeline.charset import to_utf8
 from pipeline.dedup import dedup_keys
 from pipeline.feedlist import FeedConfig, FeedListError, parse_feed_list
-from pipeline.feeds import FeedParseError
+from pipeline.feeds import FeedParseError, parse_feed
 from pipeline.models import Article
+from pipeline.normalise import normalise_entry
 from pipeline.schedule import (
     DISABLED,
     Policy,
@@ -66,6 +64,35 @@ FEED_DISABLED = Counter(
 )
 
 Enqueue = Callable[[list[Article]], object]
+
+
+def articles_from_feed(
+    content: bytes, *, feed_id: str, source: str | None, settings: Settings
+) -> list[Article]:
+    """Parse and normalise one feed document."""
+    with timed("parse"):
+        parsed = parse_feed(
+            content, feed_id=feed_id, source_name=source, max_entries=settings.max_entries_per_feed
+        )
+    FEED_ENTRIES.inc(len(parsed.entries))
+    now = datetime.now(UTC)
+    with timed("normalise"):
+        return [normalise_entry(entry, fetched_at=now) for entry in parsed.entries]
+
+
+def fetch_once(url: str, settings: Settings, state: dict[str, str]) -> FetchResult:
+    """Fetch a feed with the safety limits and conditional-GET validators from settings/state."""
+    with timed("fetch"):
+        return fetch_feed(
+            url,
+            allowed=settings.allowed_networks,
+            timeout=settings.fetch_timeout_seconds,
+            max_bytes=settings.max_feed_bytes,
+            max_redirects=settings.max_redirects,
+            user_agent=settings.user_agent,
+            etag=state.get("etag"),
+            last_modified=state.get("last_modified"),
+        )
 
 
 @dataclass(slots=True)
@@ -410,15 +437,12 @@ class PollOutcome:
     transient: bool = False
 
 
-def poll(
-    feed: FeedConfig, *, settings: Settings, redis_store: RedisStore | None = None
-) -> PollOutcome:
+def poll(feed: FeedConfig, *, settings: Settings) -> PollOutcome:
     """Fetch and parse a feed once, outside the schedule (`newswire ingest URL`, /admin/ingest).
 
     Unconditional and stateless: every entry is returned and the exact-dedup claims decide
     what is new. Managed feeds are polled by `poll_feeds` instead.
     """
-    del redis_store  # kept for callers of the earlier signature
     try:
         fetched = fetch_once(feed.url, settings, {})
         articles = articles_from_feed(

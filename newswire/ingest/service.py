@@ -5,9 +5,7 @@ Celery tasks, the CLI and the benchmark call these functions; they hold no Celer
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
@@ -15,20 +13,18 @@ from typing import Any
 
 import structlog
 
-from newswire import stories
-from newswire.es_store import SearchStore
-from newswire.fetch import FetchResult, fetch_feed
-from newswire.metrics import ALERTS, ARTICLES, FEED_ENTRIES, STAGE_SECONDS
-from newswire.redis_store import RedisStore
+from newswire.alerts.store import AlertStore
+from newswire.ingest.store import RedisStore
+from newswire.ingest.translate import Translator, make_translator
+from newswire.metrics import ALERTS, ARTICLES, timed
+from newswire.search.store import SearchStore
 from newswire.settings import Settings
-from newswire.translate import Translator, make_translator
+from newswire.stories import service as stories
 from pipeline.dedup import dedup_keys
 from pipeline.document import build_document
 from pipeline.entities import extract_entities
-from pipeline.feeds import parse_feed
 from pipeline.language import detect_language
 from pipeline.models import Article
-from pipeline.normalise import normalise_entry
 
 log = structlog.get_logger(__name__)
 
@@ -63,44 +59,6 @@ def translator_for(settings: Settings) -> Translator:
     )
 
 
-@contextmanager
-def _timed(stage: str) -> Iterator[None]:
-    start = time.perf_counter()
-    try:
-        yield
-    finally:
-        STAGE_SECONDS.labels(stage).observe(time.perf_counter() - start)
-
-
-def articles_from_feed(
-    content: bytes, *, feed_id: str, source: str | None, settings: Settings
-) -> list[Article]:
-    """Parse and normalise one feed document."""
-    with _timed("parse"):
-        parsed = parse_feed(
-            content, feed_id=feed_id, source_name=source, max_entries=settings.max_entries_per_feed
-        )
-    FEED_ENTRIES.inc(len(parsed.entries))
-    now = datetime.now(UTC)
-    with _timed("normalise"):
-        return [normalise_entry(entry, fetched_at=now) for entry in parsed.entries]
-
-
-def fetch(url: str, settings: Settings, state: dict[str, str]) -> FetchResult:
-    """Fetch a feed with the safety limits and conditional-GET validators from settings/state."""
-    with _timed("fetch"):
-        return fetch_feed(
-            url,
-            allowed=settings.allowed_networks,
-            timeout=settings.fetch_timeout_seconds,
-            max_bytes=settings.max_feed_bytes,
-            max_redirects=settings.max_redirects,
-            user_agent=settings.user_agent,
-            etag=state.get("etag"),
-            last_modified=state.get("last_modified"),
-        )
-
-
 def process_batch(
     articles: Sequence[Article], *, store: SearchStore, redis_store: RedisStore, settings: Settings
 ) -> BatchReport:
@@ -110,10 +68,11 @@ def process_batch(
     retries; a bad article is dead-lettered with its reason and the rest go on.
     """
     report = BatchReport()
-    with _timed("dedup"):
+    alert_store = AlertStore.of(store)
+    with timed("dedup"):
         keys = [dedup_keys(a) for a in articles]
         claims = redis_store.claim(keys, ttl_seconds=settings.dedup_ttl_days * 86_400)
-    with _timed("stories"):
+    with timed("stories"):
         # Exact copies only add their source; unchanged texts skip enrichment; changed texts of
         # indexed articles go on as new versions of them.
         story_store = stories.story_store_for(redis_store, settings)
@@ -129,7 +88,7 @@ def process_batch(
     report.duplicates.update(triage.duplicates)
     fresh = triage.process
 
-    with _timed("language"):
+    with timed("language"):
         languages = [
             detect_language(
                 a.title,
@@ -139,18 +98,18 @@ def process_batch(
             )
             for a, _ in fresh
         ]
-    with _timed("entities"):
+    with timed("entities"):
         entities = extract_entities(
             (
                 (lang.code, f"{a.title}\n\n{a.body}")
                 for (a, _), lang in zip(fresh, languages, strict=True)
             ),
-            gazetteer=store.gazetteer(),
+            gazetteer=alert_store.gazetteer(),
         )
     now = datetime.now(UTC)
     allowed = store.article_fields
     documents = []
-    with _timed("document"):
+    with timed("document"):
         for (article, key), lang, ents in zip(fresh, languages, entities, strict=True):
             doc = build_document(
                 article,
@@ -159,7 +118,7 @@ def process_batch(
                 entities=ents,
                 working_languages=settings.working_language_set,
                 indexed_at=now,
-                actor_names=store.gazetteer().names(ents.actors),
+                actor_names=alert_store.gazetteer().names(ents.actors),
             )
             unknown = set(doc) - allowed
             if unknown:  # a code/mapping mismatch: keep the article rather than lose it
@@ -169,7 +128,7 @@ def process_batch(
                 )
                 continue
             documents.append((article, doc))
-    with _timed("translate"):
+    with timed("translate"):
         translator = translator_for(settings)
         for _, doc in documents:
             if doc["needs_translation"]:
@@ -178,7 +137,7 @@ def process_batch(
                 )
                 if translated:
                     doc["title_translated"] = translated
-    with _timed("stories"):
+    with timed("stories"):
         placement = stories.place(
             [doc for _, doc in documents],
             current=triage.current,
@@ -187,7 +146,7 @@ def process_batch(
             config=stories.cluster_config(settings),
             now=now,
         )
-    with _timed("index"):
+    with timed("index"):
         result = stories.create_articles(store, story_store, placement.new)
     report.indexed, report.existing = result.created, [*triage.unchanged, *result.existed]
     report.versions = placement.versions
@@ -196,14 +155,19 @@ def process_batch(
         if reason:
             report.dead_letters[doc["doc_id"]] = reason
             redis_store.dead_letter("article", reason, article.to_dict())
-    with _timed("alerts"):
+    with timed("alerts"):
         # Existing ones too: a crash between indexing and alerting must not lose their alerts.
-        report.alerts = store.match_alerts([*result.created, *report.existing, *report.versions])
-    ARTICLES.labels("indexed").inc(len(report.indexed))
-    ARTICLES.labels("existing").inc(len(report.existing))
-    ARTICLES.labels("version").inc(len(report.versions))
-    ARTICLES.labels("duplicate").inc(len(report.duplicates))
-    ARTICLES.labels("dead_letter").inc(len(report.dead_letters))
+        report.alerts = alert_store.match_alerts(
+            [*result.created, *report.existing, *report.versions]
+        )
+    for outcome, count in (
+        ("indexed", len(report.indexed)),
+        ("existing", len(report.existing)),
+        ("version", len(report.versions)),
+        ("duplicate", len(report.duplicates)),
+        ("dead_letter", len(report.dead_letters)),
+    ):
+        ARTICLES.labels(outcome).inc(count)
     ALERTS.inc(report.alerts)
     log.info("batch processed", **report.as_dict())
     return report

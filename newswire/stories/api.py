@@ -7,15 +7,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
 
-from newswire import stories
+from newswire.deps import search_store
+from newswire.stories import service as stories
 
 router = APIRouter(tags=["stories"])
-
-
-def _store() -> Any:
-    from newswire.api import stores
-
-    return stores()[0]
 
 
 @router.get("/stories/{story_id}")
@@ -26,7 +21,7 @@ def story(
     ] = False,
 ) -> dict[str, Any]:
     """A story: its representative (first published), members, every source and language."""
-    found = stories.get_story(_store(), story_id, changes=changes)
+    found = stories.get_story(search_store(), story_id, changes=changes)
     if found is None:
         raise HTTPException(404, f"no story {story_id}")
     return found
@@ -36,7 +31,7 @@ def story(
 def article_changes(doc_id: str) -> dict[str, Any]:
     """Sentences the article added, removed and edited compared with its story's representative
     (null for an article in another language than the representative)."""
-    found = stories.article_changes(_store(), doc_id)
+    found = stories.article_changes(search_store(), doc_id)
     if found is None:
         raise HTTPException(404, f"no article {doc_id}")
     return found
@@ -45,7 +40,7 @@ def article_changes(doc_id: str) -> dict[str, Any]:
 @router.get("/articles/{doc_id}/versions")
 def article_versions(doc_id: str) -> dict[str, Any]:
     """The article's version number and its previous texts, oldest first."""
-    found = stories.article_versions(_store(), doc_id)
+    found = stories.article_versions(search_store(), doc_id)
     if found is None:
         raise HTTPException(404, f"no article {doc_id}")
     return found

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-console = Console()
-err = Console(stderr=True)
+from newswire.console import JsonFlag, console, err, print_json
 
 
 def story(
@@ -19,14 +15,13 @@ def story(
     changes: Annotated[
         bool, typer.Option("--changes", help="Sentences each member added, removed, edited")
     ] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    as_json: JsonFlag = False,
 ) -> None:
     """A story: representative, members with their sources, and (--changes) what each changed."""
-    from newswire import stories
-    from newswire.es_store import SearchStore
-    from newswire.settings import get_settings
+    from newswire.deps import search_store
+    from newswire.stories import service as stories
 
-    store = SearchStore.from_settings(get_settings())
+    store = search_store()
     found = stories.get_story(store, story_id, changes=changes)
     if found is None:  # an article id: show the story it belongs to
         article = store.get_article(story_id)
@@ -36,7 +31,7 @@ def story(
         err.print(f"[red]no story or article {story_id}[/red]")
         raise typer.Exit(1)
     if as_json:
-        sys.stdout.write(json.dumps(found, ensure_ascii=False, indent=2, default=str) + "\n")
+        print_json(found)
         return
     console.print(f"[bold]{found['title']}[/bold]  [dim]story {found['story_id']}[/dim]")
     console.print(

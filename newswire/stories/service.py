@@ -2,7 +2,7 @@
 assignment, and reading stories back for the API and CLI.
 
 Decisions are pure (pipeline/cluster.py, pipeline/stories.py); shared state is in Redis
-(newswire/story_store.py) and in the articles index. Elasticsearch here has no scripting
+(newswire/stories/store.py) and in the articles index. Elasticsearch here has no scripting
 (lang-painless) and no update-by-query, so every change to an indexed article is a
 read-modify-write guarded by `if_seq_no`/`if_primary_term`, retried on 409.
 """
@@ -18,18 +18,12 @@ from typing import Any
 import structlog
 from elasticsearch import ConflictError, NotFoundError
 
-from newswire.es_store import SearchStore, WriteResult
-from newswire.redis_store import Claim, RedisStore
+from newswire.ingest.store import Claim, RedisStore
+from newswire.search.store import SearchStore, WriteResult
 from newswire.settings import Settings
-from newswire.story_store import StoryStore
+from newswire.stories.store import StoryStore
 from pipeline.cluster import ClusterConfig, Fingerprint, fingerprint
 from pipeline.models import Article, DedupKeys
-from pipeline.search import (
-    SearchResult,
-    attach_story_summaries,
-    parse_search_response,
-    story_summary_body,
-)
 from pipeline.stories import (
     apply_version,
     known_texts,
@@ -287,15 +281,6 @@ def article_versions(store: SearchStore, doc_id: str) -> dict[str, Any] | None:
         "current": {k: source.get(k) for k in ("title", "body", "content_hash", "fetched_at")},
         "previous_versions": source.get("previous_versions") or [],
     }
-
-
-def search(store: SearchStore, body: dict[str, Any]) -> SearchResult:
-    """Run a search body; each hit also says how many articles and sources its story has."""
-    result = parse_search_response(store.search(body))
-    story_ids = sorted({hit.story_id for hit in result.hits})
-    if not story_ids:
-        return result
-    return attach_story_summaries(result, store.search(story_summary_body(story_ids)))
 
 
 def article_changes(store: SearchStore, doc_id: str) -> dict[str, Any] | None:

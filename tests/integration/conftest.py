@@ -78,8 +78,9 @@ TEST_ENV = {
 # Set before anything imports the settings or the Celery app, so both use the test services.
 os.environ.update(TEST_ENV)
 
-from newswire.es_store import SearchStore  # noqa: E402
-from newswire.redis_store import RedisStore  # noqa: E402
+from newswire.alerts.store import AlertStore  # noqa: E402
+from newswire.ingest.store import RedisStore  # noqa: E402
+from newswire.search.store import SearchStore  # noqa: E402
 from newswire.settings import Settings, get_settings  # noqa: E402
 from pipeline.alerts import parse_actors  # noqa: E402
 from tests.integration.helpers import SEED_ENTRIES, seed_articles, wait_all  # noqa: E402
@@ -125,7 +126,7 @@ def search_store(settings: Settings) -> Iterator[SearchStore]:
             pytrace=False,
         )
     store.ensure_indices()
-    store.sync_actors(parse_actors(settings.actors_file.read_text(encoding="utf-8")))
+    AlertStore.of(store).sync_actors(parse_actors(settings.actors_file.read_text(encoding="utf-8")))
     yield store
     store.drop_all()
 

@@ -6,8 +6,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from newswire.es_store import SearchStore
-from newswire.ingest import articles_from_feed
+from newswire.feeds.polling import articles_from_feed
+from newswire.search.store import SearchStore
 from newswire.settings import Settings
 from pipeline.models import Article
 

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from newswire.api import app
-from newswire.es_store import SearchStore
+from newswire.search.store import SearchStore
 
 pytestmark = pytest.mark.integration
 

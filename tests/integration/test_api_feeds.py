@@ -8,10 +8,10 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-import newswire.api
+import newswire.deps
 from newswire.api import app
-from newswire.es_store import SearchStore
-from newswire.redis_store import RedisStore
+from newswire.ingest.store import RedisStore
+from newswire.search.store import SearchStore
 from newswire.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -24,7 +24,7 @@ def client(
     settings: Settings, redis_store: RedisStore, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[TestClient]:
     with_token = settings.model_copy(update={"admin_token": TOKEN})
-    monkeypatch.setattr(newswire.api, "get_settings", lambda: with_token)
+    monkeypatch.setattr(newswire.deps, "get_settings", lambda: with_token)
     with TestClient(app) as test_client:
         yield test_client
 

@@ -10,8 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from newswire.cli import app
-from newswire.es_store import SearchStore
-from newswire.redis_store import RedisStore
+from newswire.ingest.store import RedisStore
+from newswire.search.store import SearchStore
 from tests.integration.helpers import SEEDS
 
 pytestmark = pytest.mark.integration

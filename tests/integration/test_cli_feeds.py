@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from newswire.cli import app
-from newswire.es_store import SearchStore
+from newswire.search.store import SearchStore
 from newswire.settings import Settings
 from tests.feedserver import FeedServer, Reply, hours_ago, rss
 

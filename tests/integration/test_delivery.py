@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from newswire.es_store import SearchStore
+from newswire.search.store import SearchStore
 from newswire.settings import Settings
 from pipeline.models import Article
 from tests.integration.conftest import RUN_ID, start_worker, stop_worker

@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from newswire.es_store import SearchStore
-from newswire.redis_store import RedisStore
+from newswire.alerts.store import AlertStore
+from newswire.ingest.store import RedisStore
+from newswire.search.store import SearchStore
 from newswire.settings import Settings
 from pipeline.dedup import dedup_keys
 from pipeline.models import Article
@@ -93,7 +94,7 @@ def test_alert_fires_for_an_article_naming_the_actor_and_not_for_others(
     ingested: list[dict[str, Any]], search_store: SearchStore
 ) -> None:
     search_store.refresh()
-    alerts = search_store.alerts(actor_id="valery-gerasimov", size=100)
+    alerts = AlertStore.of(search_store).alerts(actor_id="valery-gerasimov", size=100)
     titles = {a["title"] for a in alerts}
     assert (
         "Reuters: Russia has handed over demands to the United States for negotiations on Ukraine"
@@ -108,14 +109,14 @@ def test_alert_fires_for_an_article_naming_the_actor_and_not_for_others(
 def test_reprocessing_a_batch_changes_nothing(
     ingested: list[dict[str, Any]], settings: Settings, search_store: SearchStore
 ) -> None:
-    before_alerts = len(search_store.alerts(size=1000))
+    before_alerts = len(AlertStore.of(search_store).alerts(size=1000))
     articles = seed_articles(settings)[:4]
     outcome = wait_all([process_articles.delay([a.to_dict() for a in articles])])[0]
     search_store.refresh()
     assert outcome["indexed"] == 0
     assert outcome["existing"] + outcome["duplicates"] == 4
     assert seed_count(search_store) == SEED_UNIQUE
-    assert len(search_store.alerts(size=1000)) == before_alerts
+    assert len(AlertStore.of(search_store).alerts(size=1000)) == before_alerts
 
 
 def test_a_poison_article_is_dead_lettered_with_its_reason_and_the_batch_goes_on(

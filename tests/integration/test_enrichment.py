@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from newswire.es_store import SearchStore
+from newswire.search.store import SearchStore
 from pipeline.search import SearchRequest, build_search_body, parse_search_response
 
 pytestmark = pytest.mark.integration

@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
-from newswire.feeds_store import FeedStore, UnknownFeed
-from newswire.polling import PollReport, poll_feeds_async, schedule_due
-from newswire.redis_store import RedisStore
+from newswire.feeds.polling import PollReport, poll_feeds_async, schedule_due
+from newswire.feeds.store import FeedStore, UnknownFeed
+from newswire.ingest.store import RedisStore
 from newswire.settings import Settings
 from pipeline.feedlist import FeedConfig
 from pipeline.models import Article

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from newswire.es_store import SearchStore
-from newswire.feeds_store import FeedStore
-from newswire.polling import schedule_due
-from newswire.redis_store import RedisStore
+from newswire.feeds.polling import schedule_due
+from newswire.feeds.store import FeedStore
+from newswire.ingest.store import RedisStore
+from newswire.search.store import SearchStore
 from newswire.settings import Settings
 from pipeline.feedlist import FeedConfig
 from tests.feedserver import FeedServer, Reply, hours_ago, rss

@@ -16,14 +16,15 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from newswire import stories
 from newswire.api import app as api_app
 from newswire.cli import app as cli_app
-from newswire.es_store import SearchStore
-from newswire.ingest import process_batch
-from newswire.redis_store import RedisStore
+from newswire.ingest.service import process_batch
+from newswire.ingest.store import RedisStore
+from newswire.search.service import run_search
+from newswire.search.store import SearchStore
 from newswire.settings import Settings
-from newswire.story_store import StoryStore
+from newswire.stories import service as stories
+from newswire.stories.store import StoryStore
 from pipeline.cluster import ClusterConfig, fingerprint
 from pipeline.dedup import content_fingerprint, dedup_keys
 from pipeline.models import Article
@@ -73,13 +74,13 @@ def test_the_seed_story_and_its_versions_collapse_into_one_result_with_their_sou
     members = _docs(search_store, terms={"title.raw": sorted(STORY_TITLES)})
     assert len(members) == 4
     assert len({m["story_id"] for m in members}) == 1
-    result = stories.search(search_store, build_search_body(SearchRequest(query="Kursk")))
+    result = run_search(search_store, build_search_body(SearchRequest(query="Kursk")))
     [hit] = [h for h in result.hits if h.title in STORY_TITLES]
     assert hit.story_articles == 4
     assert hit.story_sources == STORY_SOURCES
     assert hit.story_languages == ["en", "ru"]
     # Uncollapsed, the same query finds every version (names match across scripts), one story.
-    every = stories.search(
+    every = run_search(
         search_store, build_search_body(SearchRequest(query="Kursk", collapse_stories=False))
     )
     assert {h.story_id for h in every.hits if h.title in STORY_TITLES} == {hit.story_id}

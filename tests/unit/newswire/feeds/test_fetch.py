@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from newswire.fetch import BlockedAddress, FetchError, FetchResult, check_url, fetch_feed
+from newswire.feeds.fetch import BlockedAddress, FetchError, FetchResult, check_url, fetch_feed
 
 LOOPBACK = [ipaddress.ip_network("127.0.0.0/8")]
 FEED = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>'
@@ -300,7 +300,7 @@ def test_check_url_invalid_port_is_a_fetch_error():
 import asyncio  # noqa: E402
 import zlib  # noqa: E402
 
-from newswire.fetch import fetch, make_client  # noqa: E402
+from newswire.feeds.fetch import fetch, make_client  # noqa: E402
 from tests.feedserver import FeedServer, Reply  # noqa: E402
 
 

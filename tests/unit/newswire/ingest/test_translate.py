@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from newswire.translate import LibreTranslate, NoTranslator, make_translator
+from newswire.ingest.translate import LibreTranslate, NoTranslator, make_translator
 
 RECEIVED: list[dict[str, str]] = []
 

@@ -1,0 +1,1 @@
+"""Alerts on tracked actors: actors and alerts in Elasticsearch, their CLI and API."""

@@ -1,0 +1,1 @@
+"""Managed feeds: their store, HTTP fetching, polling, health, CLI and API."""

@@ -1,0 +1,129 @@
+"""`newswire ingest` and `newswire deadletter ...`: queue feed documents for the workers, and
+inspect or replay what could not be processed."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from newswire.console import JsonFlag, console, err, print_json
+from newswire.settings import get_settings
+
+deadletter_app = typer.Typer(help="Dead-lettered articles and batches.")
+
+FEED_SUFFIXES = frozenset({".xml", ".rss", ".atom", ".rdf", ".json"})
+
+
+def _articles_from_url(url: str) -> list[Any]:
+    from newswire.feeds.polling import poll
+    from pipeline.feedlist import FeedConfig
+
+    feed_id = url.split("//", 1)[1].split("/", 1)[0]
+    outcome = poll(FeedConfig(id=feed_id, url=url), settings=get_settings())
+    if outcome.error:
+        err.print(f"[red]feed failed:[/red] {outcome.error}")
+        raise typer.Exit(1)
+    return list(outcome.articles)
+
+
+def _articles_from_path(path: Path) -> list[Any]:
+    from newswire.feeds.polling import articles_from_feed
+    from pipeline.feeds import FeedParseError
+
+    if not path.exists():
+        err.print(f"[red]no such file or folder:[/red] {path}")
+        raise typer.Exit(2)
+    files = sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path]
+    articles: list[Any] = []
+    for file in (f for f in files if f.suffix.lower() in FEED_SUFFIXES):
+        try:
+            found = articles_from_feed(
+                file.read_bytes(), feed_id=file.stem, source=None, settings=get_settings()
+            )
+        except FeedParseError as exc:
+            err.print(f"[yellow]skipped {file}:[/yellow] {exc}")
+            continue
+        console.print(f"{file}: {len(found)} entries")
+        articles.extend(found)
+    return articles
+
+
+def _wait_for(results: list[Any], timeout: float) -> dict[str, int]:
+    """Show a progress bar while the workers finish `results`; sum their reports."""
+    totals: dict[str, int] = {}
+    deadline = time.monotonic() + timeout
+    columns = (TextColumn("processing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err) as progress:
+        bar = progress.add_task("batches", total=len(results))
+        pending = list(results)
+        while pending:
+            if time.monotonic() > deadline:
+                err.print(f"[red]timed out with {len(pending)} batches pending[/red]")
+                raise typer.Exit(1)
+            for result in [r for r in pending if r.ready()]:
+                for key, value in (result.get(propagate=False) or {}).items():
+                    if isinstance(value, int):
+                        totals[key] = totals.get(key, 0) + value
+                progress.advance(bar)
+                pending.remove(result)
+            time.sleep(0.2)
+    return totals
+
+
+def ingest(
+    source: Annotated[str, typer.Argument(help="Feed file, folder of feed files, or http(s) URL")],
+    wait: Annotated[bool, typer.Option(help="Wait until the workers have processed it")] = True,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait")] = 600.0,
+) -> None:
+    """Parse feeds from a file, folder or URL and queue their articles for the workers."""
+    from workers.tasks import enqueue_articles
+
+    if source.startswith(("http://", "https://")):
+        articles = _articles_from_url(source)
+    else:
+        articles = _articles_from_path(Path(source))
+    results = enqueue_articles(articles)
+    console.print(f"queued {len(articles)} articles in {len(results)} batches")
+    if wait and results:
+        totals = _wait_for(results, timeout)
+        console.print("processed: " + ", ".join(f"{k}={v}" for k, v in sorted(totals.items())))
+
+
+@deadletter_app.command("list")
+def deadletter_list(
+    limit: Annotated[int, typer.Option(help="How many")] = 20, as_json: JsonFlag = False
+) -> None:
+    """Show dead-lettered payloads with their reasons."""
+    from newswire.deps import redis_store
+
+    rows = redis_store().dead_letters(limit)
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("kind", "when", "reason")
+    for row in rows:
+        table.add_row(
+            row["kind"], time.strftime("%Y-%m-%d %H:%M", time.gmtime(row["at"])), row["reason"]
+        )
+    console.print(table)
+
+
+@deadletter_app.command("replay")
+def deadletter_replay(limit: Annotated[int, typer.Option(help="How many")] = 100) -> None:
+    """Queue dead-lettered articles again (after a fix); they are removed from the list."""
+    from newswire.deps import redis_store
+    from pipeline.models import Article
+    from workers.tasks import enqueue_articles
+
+    articles: list[Article] = []
+    for row in redis_store().pop_dead_letters(limit):
+        payload = row["payload"]
+        items = payload if isinstance(payload, list) else [payload]
+        articles.extend(Article.from_dict(item) for item in items)
+    enqueue_articles(articles)
+    console.print(f"requeued {len(articles)} articles")

@@ -1,0 +1,1 @@
+"""Operations: settings, index setup and reindex, processes, health and metrics."""

@@ -1,0 +1,1 @@
+"""Search: the Elasticsearch store (indices, aliases, writes), the search service, CLI, API."""

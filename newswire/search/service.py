@@ -1,0 +1,30 @@
+"""Search as the newsroom runs it: a request built from facet-named parameters, the
+Elasticsearch body from pipeline/search.py, and each hit joined with its story's summary."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from newswire.search.store import SearchStore
+from pipeline.search import (
+    SearchRequest,
+    SearchResult,
+    attach_story_summaries,
+    build_search_body,
+    parse_search_response,
+    story_summary_body,
+)
+
+
+def run_search(store: SearchStore, body: dict[str, Any]) -> SearchResult:
+    """Run a search body; each hit also says how many articles and sources its story has."""
+    result = parse_search_response(store.search(body))
+    story_ids = sorted({hit.story_id for hit in result.hits})
+    if not story_ids:
+        return result
+    return attach_story_summaries(result, store.search(story_summary_body(story_ids)))
+
+
+def search(store: SearchStore, request: SearchRequest) -> SearchResult:
+    """Validate `request` (InvalidSearch with a user-facing message) and run it."""
+    return run_search(store, build_search_body(request))
