@@ -19,6 +19,7 @@ compared stemmed (Snowball) as its content_<lang> field would be.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import threading
 import unicodedata
@@ -125,8 +126,8 @@ class AlertRule:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-compatible dict; `from_dict` and `validate_rule` both read it back."""
-        data = asdict(self)
-        data["filters"] = {name: list(values) for name, values in self.filters.items()}
+        # Through JSON once, so nested tuples come back as the lists a reader will see.
+        data: dict[str, Any] = json.loads(json.dumps(asdict(self)))
         return data
 
     @classmethod
