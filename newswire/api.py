@@ -12,6 +12,7 @@ from newswire.ingest.api import router as ingest_router
 from newswire.ops.api import router as ops_router
 from newswire.search.api import router as search_router
 from newswire.stories.api import router as stories_router
+from newswire.web.api import router as web_router
 
 app = FastAPI(
     title="newswire",
@@ -28,3 +29,4 @@ for router in (
     ingest_router,
 ):
     app.include_router(router)
+app.include_router(web_router)
