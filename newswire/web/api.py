@@ -1,0 +1,442 @@
+"""The newsroom web app's routes: search, story, alerts, actors and feed-health pages, the live
+"new stories" count, the story-members fragment, static files, login and admin feed actions."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+from elastic_transport import TransportError
+from elasticsearch import ApiError
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from newswire.alerts.store import AlertStore
+from newswire.deps import alert_store, feed_store, search_store
+from newswire.feeds.service import status_rows, when
+from newswire.feeds.store import FeedExists, UnknownFeed
+from newswire.search.service import search
+from newswire.settings import get_settings
+from newswire.stories.service import article_versions, get_story
+from newswire.web import security, views
+from pipeline.feedlist import FeedListError, validate_feed
+from pipeline.search import (
+    MAX_WINDOW,
+    InvalidSearch,
+    SearchRequest,
+    encode_cursor,
+    new_since_body,
+    parse_new_since,
+)
+from pipeline.text import sanitize_html
+
+HERE = Path(__file__).resolve().parent
+STATIC = HERE / "static"
+STATIC_TYPES = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}
+# Every open page asks this often whether new stories arrived (the count is cheap, see below).
+LIVE_POLL_SECONDS = 10
+# Pages showing the same search share one count for this long.
+NEW_SINCE_CACHE_SECONDS = 2.0
+NEW_SINCE_CACHE_SIZE = 512
+ACTOR_NAMES_MAX_AGE = 30.0
+SPARKLINE_FEEDS = 300
+
+router = APIRouter(include_in_schema=False)
+templates = Jinja2Templates(directory=HERE / "templates")
+templates.env.globals.update(
+    direction=views.text_direction,
+    lang=views.lang_attribute,
+    safe_url=views.safe_url,
+    marked=views.marked_fragment,
+    utc=views.iso_minute,
+    facet_labels=views.FACET_LABELS,
+    live_poll_seconds=LIVE_POLL_SECONDS,
+)
+
+# A search backend that is down or overloaded: the page says so instead of failing.
+BACKEND_ERRORS = (TransportError,)
+
+
+def _backend_down(exc: Exception) -> bool:
+    if isinstance(exc, ApiError):
+        return exc.status_code >= 500
+    return isinstance(exc, BACKEND_ERRORS)
+
+
+def _page(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
+    token = security.csrf_token(request)
+    response = templates.TemplateResponse(
+        request,
+        name,
+        {
+            **context,
+            "csrf": token,
+            "admin": security.is_admin(request, _admin_token()),
+            "path": request.url.path,
+        },
+        status_code=status,
+    )
+    security.set_csrf_cookie(request, response, token)
+    response.headers["Cache-Control"] = "no-store"
+    return security.add_security_headers(response)
+
+
+def _admin_token() -> str:
+    return get_settings().admin_token or ""
+
+
+def _json(content: dict[str, Any], status: int = 200) -> JSONResponse:
+    response = JSONResponse(content, status_code=status)
+    response.headers["Cache-Control"] = "no-store"
+    security.add_security_headers(response)
+    return response
+
+
+def _query_lists(request: Request) -> dict[str, list[str]]:
+    return {key: request.query_params.getlist(key) for key in request.query_params}
+
+
+def _actor_names(store: AlertStore) -> dict[str, str]:
+    try:
+        return {a["id"]: a["name"] for a in store.actors(max_age=ACTOR_NAMES_MAX_AGE)}
+    except (ApiError, *BACKEND_ERRORS):
+        return {}
+
+
+# -- search -------------------------------------------------------------------------------------
+@router.get("/", response_class=HTMLResponse)
+def search_page(request: Request) -> Response:
+    """The search page: query, facets, histogram, one hit per story; all state in the URL."""
+    state = views.state_from_params(_query_lists(request))
+    context: dict[str, Any] = {"state": state, "result": None, "error": None, "down": False}
+    status = 200
+    try:
+        search_request = state.to_request()
+        result = search(search_store(), search_request)
+    except InvalidSearch as exc:
+        context["error"], status = str(exc), 400
+    except (ApiError, *BACKEND_ERRORS) as exc:
+        if isinstance(exc, ApiError) and not _backend_down(exc):
+            context["error"], status = f"Elasticsearch refused the search: {exc.message}", 400
+        else:
+            context["down"], status = True, 503
+    else:
+        context.update(
+            result=result,
+            bars=views.histogram_bars(result.histogram),
+            actor_names=_actor_names(alert_store()),
+            watermark=result.latest_indexed_at or datetime.now(UTC).isoformat(),
+            pages=_paging(state, search_request, result),
+            live_url=state.with_changes().url("/web/new"),
+        )
+    return _page(request, "search.html", context, status)
+
+
+def _paging(state: views.SearchState, request: SearchRequest, result: Any) -> dict[str, str]:
+    links = {}
+    full_page = len(result.hits) == request.size
+    if state.collapse:
+        if state.page > 1:
+            links["previous"] = state.with_changes(page=state.page - 1).url()
+        if full_page and state.page * request.size < min(result.total, MAX_WINDOW):
+            links["next"] = state.with_changes(page=state.page + 1).url()
+    else:
+        if state.after or state.page > 1:
+            links["first"] = state.with_changes().url()
+        if full_page and result.next_after is not None:
+            links["next"] = state.with_changes(after=encode_cursor(result.next_after)).url()
+    return links
+
+
+class _NewSinceCache:
+    """Counts shared by the pages that show the same search, for a couple of seconds."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: dict[str, tuple[float, dict[str, Any]]] = {}
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        with self._lock:
+            found = self._entries.get(key)
+        if found and time.monotonic() - found[0] < NEW_SINCE_CACHE_SECONDS:
+            return found[1]
+        return None
+
+    def put(self, key: str, value: dict[str, Any]) -> None:
+        with self._lock:
+            if len(self._entries) >= NEW_SINCE_CACHE_SIZE:
+                self._entries.clear()
+            self._entries[key] = (time.monotonic(), value)
+
+
+_new_since_cache = _NewSinceCache()
+
+
+@router.get("/web/new")
+def new_since(request: Request) -> Response:
+    """How many stories matching the page's search were indexed after `since` (JSON)."""
+    state = views.state_from_params(_query_lists(request))
+    since = request.query_params.get("since", "")
+    try:
+        body = new_since_body(state.with_changes().to_request(size=1), since)
+    except InvalidSearch as exc:
+        return _json({"error": "invalid search", "detail": str(exc)}, 400)
+    key = json.dumps(body, sort_keys=True)
+    cached = _new_since_cache.get(key)
+    if cached is not None:
+        return _json(cached)
+    try:
+        counted = parse_new_since(search_store().search(body))
+    except (ApiError, *BACKEND_ERRORS) as exc:
+        if _backend_down(exc):
+            return _json({"error": "search backend unavailable"}, 503)
+        raise
+    answer = {
+        "stories": counted.stories,
+        "articles": counted.articles,
+        "latest_indexed_at": counted.latest_indexed_at,
+    }
+    _new_since_cache.put(key, answer)
+    return _json(answer)
+
+
+@router.get("/web/members/{story_id}", response_class=HTMLResponse)
+def story_members_fragment(request: Request, story_id: str) -> Response:
+    """The members of a story as an HTML fragment, for expanding a hit in place."""
+    story = get_story(search_store(), story_id)
+    if story is None:
+        return _page(request, "members.html", {"story": None}, 404)
+    return _page(request, "members.html", {"story": story})
+
+
+# -- story --------------------------------------------------------------------------------------
+def _not_found(request: Request, what: str) -> Response:
+    return _page(request, "error.html", {"title": "Not found", "message": what}, 404)
+
+
+@router.get("/story/{story_id}", response_class=HTMLResponse)
+def story_page(request: Request, story_id: str) -> Response:
+    """A story: representative text, every member, how it joined, versions and what changed."""
+    store = search_store()
+    story = get_story(store, story_id, changes=True)
+    if story is None:
+        return _not_found(request, f"There is no story {story_id!r}.")
+    lead = store.get_article(story["representative"]) or {}
+    body_html = sanitize_html(lead.get("body_html") or "")
+    versions = {
+        member["doc_id"]: (article_versions(store, member["doc_id"]) or {}).get(
+            "previous_versions", []
+        )
+        for member in story["members"][:50]
+        if int(member.get("version") or 1) > 1
+    }
+    side_by_side = request.query_params.get("view", "side") != "inline"
+    members = [
+        {**member, "diff": views.member_changes(member.get("changes"))}
+        for member in story["members"]
+    ]
+    context = {
+        "story": story,
+        "lead": lead,
+        "body_html": body_html,
+        "members": members,
+        "versions": versions,
+        "side_by_side": side_by_side,
+    }
+    return _page(request, "story.html", context)
+
+
+@router.get("/go/article/{doc_id}")
+def article_story(request: Request, doc_id: str) -> Response:
+    """An article's story page (alerts name articles; the newsroom reads stories)."""
+    found = search_store().get_article(doc_id)
+    if found is None:
+        return _not_found(request, f"There is no article {doc_id!r}.")
+    return RedirectResponse(f"/story/{found.get('story_id') or doc_id}", status_code=303)
+
+
+# -- alerts and actors ---------------------------------------------------------------------------
+ALERT_RULES_PREFIX = "/alerts/rules"
+
+
+def _rules_available(request: Request) -> bool:
+    # The rules pages arrive with the alert-rules work; link to them once they are routed (the
+    # OpenAPI paths are the public list of routes, built once per app).
+    paths = request.app.openapi().get("paths", {})
+    return any(str(path).startswith(ALERT_RULES_PREFIX) for path in paths)
+
+
+@router.get("/watch/alerts", response_class=HTMLResponse)
+def alerts_page(request: Request) -> Response:
+    """Alerts newest first, filtered by actor, each linking to its story."""
+    actor = request.query_params.get("actor") or None
+    alerts = alert_store()
+    context = {
+        "alerts": alerts.alerts(actor_id=actor, size=200),
+        "actors": alerts.actors(max_age=ACTOR_NAMES_MAX_AGE),
+        "actor": actor,
+        "rules_prefix": ALERT_RULES_PREFIX,
+        "rules_available": _rules_available(request),
+    }
+    return _page(request, "alerts.html", context)
+
+
+@router.get("/watch/actors", response_class=HTMLResponse)
+def actors_page(request: Request) -> Response:
+    """Tracked actors with every spelling they are found by."""
+    return _page(request, "actors.html", {"actors": alert_store().actors()})
+
+
+# -- feed health and admin actions -----------------------------------------------------------------
+@router.get("/feed-health", response_class=HTMLResponse)
+def feeds_page(request: Request) -> Response:
+    """Feed health, sick feeds first, with new entries per day as a sparkline."""
+    store = feed_store()
+    records = store.all()
+    now = time.time()
+    today = datetime.now(UTC).date()
+    rows: list[dict[str, Any]] = []
+    for row in status_rows(records)[:2000]:
+        daily: dict[str, int] = {}
+        if len(rows) < SPARKLINE_FEEDS:
+            daily = dict(store.get(row["feed"], daily=True).daily or {})
+        rows.append(
+            {
+                **row,
+                "last_poll_text": when(row["last_poll"], now),
+                "next_poll_text": when(row["next_poll"], now),
+                "spark": views.sparkline_points(daily, today) if daily else "",
+                "entries_30d": sum(daily.values()),
+            }
+        )
+    message = request.query_params.get("done", "")
+    context = {
+        "rows": rows,
+        "urls": {r.id: r.config.url for r in records},
+        "admin_enabled": bool(_admin_token()),
+        "message": message[:200],
+    }
+    return _page(request, "feeds.html", context)
+
+
+def _admin_refusal(request: Request, csrf: str) -> Response | None:
+    if not security.csrf_ok(request, csrf):
+        return _page(
+            request,
+            "error.html",
+            {"title": "Form expired", "message": "Reload the page and try again."},
+            403,
+        )
+    if not security.is_admin(request, _admin_token()):
+        return RedirectResponse("/login?next=/feed-health", status_code=303)
+    return None
+
+
+def _back(message: str) -> Response:
+    return RedirectResponse(f"/feed-health?done={message}", status_code=303)
+
+
+@router.post("/feed-health/add")
+def add_feed(
+    request: Request,
+    csrf: Annotated[str, Form()] = "",
+    feed_id: Annotated[str, Form()] = "",
+    url: Annotated[str, Form()] = "",
+    source: Annotated[str, Form()] = "",
+    language: Annotated[str, Form()] = "",
+) -> Response:
+    """Add a feed (admin)."""
+    refusal = _admin_refusal(request, csrf)
+    if refusal is not None:
+        return refusal
+    entry = {"id": feed_id.strip(), "url": url.strip()}
+    entry.update({k: v.strip() for k, v in (("source", source), ("language", language)) if v})
+    try:
+        feed_store().add(validate_feed(entry, where=entry["id"] or "feed"))
+    except (FeedListError, FeedExists) as exc:
+        return _page(request, "error.html", {"title": "Feed not added", "message": str(exc)}, 400)
+    return _back("added")
+
+
+@router.post("/feed-health/{feed_id}/{action}")
+def change_feed(
+    request: Request, feed_id: str, action: str, csrf: Annotated[str, Form()] = ""
+) -> Response:
+    """Pause or resume a feed (admin)."""
+    refusal = _admin_refusal(request, csrf)
+    if refusal is not None:
+        return refusal
+    store = feed_store()
+    try:
+        if action == "pause":
+            store.pause(feed_id)
+        elif action == "resume":
+            store.resume(feed_id)
+        else:
+            return _not_found(request, f"There is no feed action {action!r}.")
+    except UnknownFeed:
+        return _not_found(request, f"There is no feed {feed_id!r}.")
+    return _back("paused" if action == "pause" else "resumed")
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request) -> Response:
+    """The admin login form."""
+    context = {
+        "next": _local(request.query_params.get("next", "/feed-health")),
+        "error": None,
+        "admin_enabled": bool(_admin_token()),
+    }
+    return _page(request, "login.html", context)
+
+
+def _local(target: str) -> str:
+    # Only paths on this site: an open redirect would lend the login page to phishing.
+    return target if target.startswith("/") and not target.startswith("//") else "/"
+
+
+@router.post("/login")
+def login(
+    request: Request,
+    csrf: Annotated[str, Form()] = "",
+    token: Annotated[str, Form()] = "",
+    next_page: Annotated[str, Form(alias="next")] = "/feed-health",
+) -> Response:
+    """Check the admin token and set the session cookie."""
+    admin_token = _admin_token()
+    if not security.csrf_ok(request, csrf) or not security.token_matches(token, admin_token):
+        context = {
+            "next": _local(next_page),
+            "error": "That token is not the admin token.",
+            "admin_enabled": bool(admin_token),
+        }
+        return _page(request, "login.html", context, 401)
+    response = RedirectResponse(_local(next_page), status_code=303)
+    security.set_admin_cookie(request, response, admin_token)
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, csrf: Annotated[str, Form()] = "") -> Response:
+    """Forget the admin session."""
+    response = RedirectResponse("/", status_code=303)
+    if security.csrf_ok(request, csrf):
+        response.delete_cookie(security.ADMIN_COOKIE, path="/")
+    return response
+
+
+# -- static files --------------------------------------------------------------------------------
+@router.get("/static/{name}")
+def static_file(name: str) -> Response:
+    """The page's own scripts and styles (no build step, no CDN)."""
+    path = (STATIC / name).resolve()
+    if path.parent != STATIC or path.suffix not in STATIC_TYPES or not path.is_file():
+        return Response(status_code=404)
+    response = FileResponse(path, media_type=STATIC_TYPES[path.suffix])
+    response.headers["Cache-Control"] = "no-cache"
+    return security.add_security_headers(response)
