@@ -19,6 +19,7 @@ from datetime import UTC, datetime, time, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime
 from functools import lru_cache
+from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -36,6 +37,8 @@ SIGNATURE_TOLERANCE = 300.0
 # Slack refuses a message of more than 50 blocks; two are the header and the footer.
 SLACK_MAX_STORIES = 45
 _SPACES = re.compile(r"\s+")
+# Shipped as package data (pyproject.toml), so this holds in the tree and when installed.
+TEMPLATES = Path(__file__).parent / "templates"
 
 
 # -- what is delivered -------------------------------------------------------------------------
@@ -356,7 +359,7 @@ def _one_line(text: str) -> str:
 @lru_cache(maxsize=1)
 def _templates() -> jinja2.Environment:
     environment = jinja2.Environment(
-        loader=jinja2.PackageLoader("pipeline", "templates"),
+        loader=jinja2.FileSystemLoader(TEMPLATES),
         # HTML escapes every headline and source (they come from feeds); plain text must not.
         autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default=False),
         undefined=jinja2.StrictUndefined,
