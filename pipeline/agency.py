@@ -1,0 +1,455 @@
+"""Agency wire documents: format detection from content, dispatch, and helpers the parsers share.
+
+Formats: IPTC NewsML-G2 2.x (pipeline/newsml.py), NITF 3.x (pipeline/nitf.py), ninjs 1.x/2.x
+(pipeline/ninjs.py), IPTC 7901 and ANPA 1312 (pipeline/iptc7901.py). Anything else goes to the
+feed parser (pipeline/feeds.py). Every failure is a FeedParseError with the reason, so one bad
+file never stops a batch.
+"""
+
+from __future__ import annotations
+
+import codecs
+import html
+import json
+import re
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+from xml.etree.ElementTree import Element, ParseError
+
+import defusedxml
+import defusedxml.ElementTree
+import feedparser
+
+# The feed parser's entity refusal is reused, not copied; it is private in pipeline/feeds.py.
+from pipeline.feeds import FeedParseError, parse_feed
+from pipeline.feeds import _refuse_xml_entities as refuse_xml_entities
+from pipeline.models import ParsedFeed
+
+NEWSML = "newsml-g2"
+NITF = "nitf"
+NINJS = "ninjs"
+IPTC7901 = "iptc7901"
+ANPA1312 = "anpa1312"
+
+# NewsML-G2 root elements; only news items become articles (see pipeline/newsml.py).
+NEWSML_ROOTS = frozenset(
+    {
+        "newsItem",
+        "packageItem",
+        "newsMessage",
+        "knowledgeItem",
+        "conceptItem",
+        "catalogItem",
+        "planningItem",
+    }
+)
+# ANPA 1312 opens with SYN SYN SOH, a service letter, a four-digit sequence and US (0x1f).
+_ANPA_START = re.compile(rb"^\x16*\x01[A-Za-z]\d{4}\x1f")
+_FIRST_TAG = re.compile(rb"<([^?!/\s>][^\s>/]*)")
+_JSON_FEED_VERSION = "https://jsonfeed.org/version/"
+# Keys only ninjs uses (1.x singular forms, 2.x plural arrays); a JSON Feed has none of them.
+_NINJS_KEYS = frozenset(
+    {
+        "headline",
+        "headlines",
+        "body_text",
+        "body_html",
+        "bodies",
+        "versioncreated",
+        "pubstatus",
+        "byline",
+        "by",
+        "located",
+        "urgency",
+        "representationtype",
+    }
+)
+# Media types under which agencies list their items in an Atom/RSS index.
+AGENCY_MEDIA_TYPES = frozenset(
+    {
+        "application/vnd.iptc.g2.newsitem+xml",
+        "application/vnd.iptc.g2.packageitem+xml",
+        "application/vnd.iptc.g2.newsmessage+xml",
+        "application/nitf+xml",
+        "application/ninjs+json",
+    }
+)
+
+# The IPTC schemes whose QCode prefixes are fixed by the IPTC catalog.
+_IPTC_SCHEMES = {
+    "http://cv.iptc.org/newscodes/mediatopic/": "medtop",
+    "http://cv.iptc.org/newscodes/subjectcode/": "subj",
+    "http://cv.iptc.org/newscodes/genre/": "genre",
+    "http://cv.iptc.org/newscodes/ninature/": "ninat",
+    "http://cv.iptc.org/newscodes/pubstatusg2/": "stat",
+    "http://cv.iptc.org/newscodes/signal/": "sig",
+    "http://cv.iptc.org/newscodes/urgency/": "urgency",
+}
+# Names of the 17 top-level IPTC Media Topics, which share their codes with the top-level
+# Subject Codes: the label of a code a document sends without one.
+TOP_LEVEL_TOPICS = {
+    "01000000": "arts, culture, entertainment and media",
+    "02000000": "crime, law and justice",
+    "03000000": "disaster, accident and emergency incident",
+    "04000000": "economy, business and finance",
+    "05000000": "education",
+    "06000000": "environment",
+    "07000000": "health",
+    "08000000": "human interest",
+    "09000000": "labour",
+    "10000000": "lifestyle and leisure",
+    "11000000": "politics",
+    "12000000": "religion",
+    "13000000": "science and technology",
+    "14000000": "society",
+    "15000000": "sport",
+    "16000000": "conflict, war and peace",
+    "17000000": "weather",
+}
+# Corrections and kills are flagged in words in the line formats, in the agencies' languages.
+_CORRECTION = re.compile(
+    r"\b(correction|corrects|corrected|correctif|rectificatif|berichtigung|korrektur"
+    r"|rettifica|correcci[oó]n|corrige|исправление|поправка|виправлення)\b",
+    re.IGNORECASE,
+)
+_KILL = re.compile(
+    r"\b(kill|mandatory kill|elimination|eliminate|withdrawn|withdrawal|withdraws|annulation"
+    r"|annul[ée]|storno|zur[üu]ckgezogen|anulaci[oó]n|anulado|annullamento|annullato"
+    r"|отзыв|отозвано)\b",
+    re.IGNORECASE,
+)
+# "ROME (ANSA) - …", "Washington (dpa) - …", "ATLANTA (AP) _ …": place, agency, dash.
+_DATELINE = re.compile(
+    r"^\s*(?P<place>[^\s(][^()\n]{0,60}?)\s*\((?P<agency>[A-Za-z][\w&.-]{1,15}(?:/[\w.-]+)?)\)"
+    r"\s*[-–—_]+\s"
+)
+_SPACES = re.compile(r"\s+")
+_PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
+
+
+def detect_format(content: bytes) -> str | None:
+    """The agency format of a document, from its bytes alone; None means a feed or unknown."""
+    head = _without_bom(content).lstrip(b" \t\r\n")[:4096]
+    if _ANPA_START.match(head):
+        return ANPA1312
+    if head[:1] in {b"\x01", b"\x16"}:
+        return IPTC7901
+    if head[:1] in {b"{", b"["}:
+        try:
+            document = json.loads(_without_bom(content))
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return None
+        return NINJS if is_ninjs(document) else None
+    root = xml_root_name(head)
+    if root in NEWSML_ROOTS:
+        return NEWSML
+    return NITF if root == "nitf" else None
+
+
+def parse_document(
+    content: bytes,
+    *,
+    feed_id: str,
+    source_name: str | None = None,
+    max_entries: int = 500,
+) -> ParsedFeed:
+    """Parse an agency document, or a feed when it is none; raise FeedParseError with the reason."""
+    if not content.strip():
+        raise FeedParseError("empty document")
+    document_format = detect_format(content)
+    if document_format is None:
+        return parse_feed(
+            content, feed_id=feed_id, source_name=source_name, max_entries=max_entries
+        )
+    parser = _parsers()[document_format]
+    try:
+        return parser(
+            _without_bom(content), feed_id=feed_id, source_name=source_name, max_entries=max_entries
+        )
+    except FeedParseError:
+        raise
+    except (ValueError, TypeError, LookupError, AttributeError, RecursionError) as exc:
+        # A document no parser rule foresaw fails alone, with its reason, instead of the batch.
+        raise FeedParseError(f"unreadable {document_format} document: {exc!r}") from exc
+
+
+def item_links(content: bytes, *, base_url: str | None = None) -> list[str]:
+    """Addresses of the items an index document lists (NewsML-G2 package, Atom/RSS, URI list)."""
+    head = _without_bom(content).lstrip()
+    try:
+        if xml_root_name(head[:4096]) == "packageItem":
+            from pipeline.newsml import package_links
+
+            links = package_links(parse_xml(head))
+        elif head[:1] == b"<":
+            links = _feed_links(head)
+        else:
+            links = _uri_list(head)
+    except (FeedParseError, UnicodeDecodeError):
+        return []
+    resolved = [urljoin(base_url, link) if base_url else link for link in links]
+    return list(dict.fromkeys(resolved))
+
+
+def _parsers() -> dict[str, Callable[..., ParsedFeed]]:
+    # Imported here: the format modules build on this module's helpers, so importing them at
+    # the top would make each import the other.
+    from pipeline.iptc7901 import parse_anpa1312, parse_iptc7901
+    from pipeline.newsml import parse_newsml
+    from pipeline.ninjs import parse_ninjs
+    from pipeline.nitf import parse_nitf
+
+    return {
+        NEWSML: parse_newsml,
+        NITF: parse_nitf,
+        NINJS: parse_ninjs,
+        IPTC7901: parse_iptc7901,
+        ANPA1312: parse_anpa1312,
+    }
+
+
+def _without_bom(content: bytes) -> bytes:
+    return content[len(codecs.BOM_UTF8) :] if content.startswith(codecs.BOM_UTF8) else content
+
+
+def _feed_links(content: bytes) -> list[str]:
+    refuse_xml_entities(content)
+    parsed = feedparser.parse(content, sanitize_html=False, resolve_relative_uris=False)
+    links: list[str] = []
+    for entry in parsed.entries:
+        for link in entry.get("links", []):
+            media_type = str(link.get("type", "")).split(";")[0].strip().lower()
+            if link.get("href") and media_type in AGENCY_MEDIA_TYPES:
+                links.append(str(link["href"]))
+    return links
+
+
+def _uri_list(content: bytes) -> list[str]:
+    # text/uri-list (RFC 2483): one URI a line, "#" lines are comments; anything else is no list.
+    lines = [line.strip() for line in content.decode("utf-8").splitlines()]
+    uris = [line for line in lines if line and not line.startswith("#")]
+    if not uris or any(urlsplit(uri).scheme not in {"http", "https"} for uri in uris):
+        return []
+    return uris
+
+
+# -- XML --------------------------------------------------------------------------------------
+
+
+def xml_root_name(head: bytes) -> str | None:
+    """Local name of a document's first element (after prolog, comments and doctype), if any."""
+    if head[:1] != b"<":
+        return None
+    found = _FIRST_TAG.search(head)
+    if not found:
+        return None
+    return found.group(1).decode("ascii", "replace").rsplit(":", 1)[-1]
+
+
+def parse_xml(content: bytes) -> Element:
+    """The root element of a well-formed document; entity declarations are refused."""
+    refuse_xml_entities(content)
+    try:
+        root: Element = defusedxml.ElementTree.fromstring(content, forbid_dtd=False)
+    except (defusedxml.EntitiesForbidden, defusedxml.ExternalReferenceForbidden) as exc:
+        raise FeedParseError(f"XML entity declarations are refused: {exc}") from exc
+    except ParseError as exc:
+        raise FeedParseError(f"not well-formed XML: {exc}") from exc
+    return root
+
+
+def local_name(element: Element) -> str:
+    """An element's tag without its namespace."""
+    return element.tag.rsplit("}", 1)[-1] if isinstance(element.tag, str) else ""
+
+
+def children(element: Element | None, name: str) -> list[Element]:
+    """Direct children with this local name, in any namespace (agencies mix prefixes freely)."""
+    if element is None:
+        return []
+    return [child for child in element if local_name(child) == name]
+
+
+def child(element: Element | None, *path: str) -> Element | None:
+    """The first element down a path of local names, or None."""
+    for name in path:
+        found = children(element, name)
+        element = found[0] if found else None
+    return element
+
+
+def descendants(element: Element | None, name: str) -> list[Element]:
+    """Every element below with this local name, in document order."""
+    if element is None:
+        return []
+    return [node for node in element.iter() if node is not element and local_name(node) == name]
+
+
+def text_of(element: Element | None) -> str:
+    """All the text inside an element, whitespace collapsed."""
+    if element is None:
+        return ""
+    return _SPACES.sub(" ", "".join(element.itertext())).strip()
+
+
+def attribute(element: Element | None, name: str) -> str | None:
+    """An attribute by local name (so xml:lang is "lang"), stripped; None when absent or empty."""
+    if element is None:
+        return None
+    for key, value in element.attrib.items():
+        if key.rsplit("}", 1)[-1] == name and value.strip():
+            return value.strip()
+    return None
+
+
+def inner_html(element: Element | None, renames: dict[str, str] | None = None) -> str:
+    """The markup inside an element with namespaces dropped; the sanitiser decides what stays."""
+    if element is None:
+        return ""
+    parts = [html.escape(element.text or "", quote=False)]
+    for node in element:
+        parts.append(_outer_html(node, renames or {}))
+    return "".join(parts).strip()
+
+
+def _outer_html(element: Element, renames: dict[str, str]) -> str:
+    name = local_name(element)
+    if not name:  # comments and processing instructions
+        return html.escape(element.tail or "", quote=False)
+    tag = renames.get(name, name)
+    attributes = "".join(
+        f' {key.rsplit("}", 1)[-1]}="{html.escape(value)}"' for key, value in element.attrib.items()
+    )
+    inner = inner_html(element, renames)
+    tail = html.escape(element.tail or "", quote=False)
+    return f"<{tag}{attributes}>{inner}</{tag}>{tail}"
+
+
+# -- values -----------------------------------------------------------------------------------
+
+
+def paragraphs_html(paragraphs: Iterable[str]) -> str:
+    """Plain-text paragraphs as escaped HTML paragraphs, inner whitespace (line wraps) collapsed."""
+    cleaned = (_SPACES.sub(" ", paragraph).strip() for paragraph in paragraphs)
+    return "".join(f"<p>{html.escape(p, quote=False)}</p>" for p in cleaned if p)
+
+
+def blank_line_paragraphs(text: str) -> list[str]:
+    """Paragraphs of a text whose paragraphs are separated by blank lines."""
+    return _PARAGRAPH_BREAK.split(text.replace("\r\n", "\n"))
+
+
+def iso_utc(value: str | None) -> str | None:
+    """An ISO 8601 time (extended or NITF's basic form) as ISO UTC; None when unreadable."""
+    if not value or not value.strip():
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("z", "Z"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat()
+
+
+def positive_int(value: Any) -> int | None:
+    """A version or sequence number as a positive int; None when absent or not a number."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value > 0 else None
+    if isinstance(value, str) and value.strip().isdigit():
+        number = int(value.strip())
+        return number if number > 0 else None
+    return None
+
+
+def urgency(value: Any) -> int | None:
+    """An IPTC urgency (1 most urgent to 9 least); None outside that scale."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    number = positive_int(value)
+    return number if number is not None and number <= 9 else None
+
+
+def pubstatus(value: str | None) -> str:
+    """The publishing status from a QCode ("stat:canceled"), URI or word; usable by default."""
+    word = (value or "").rsplit(":", 1)[-1].rsplit("/", 1)[-1].strip().lower()
+    if word in {"canceled", "cancelled", "kill", "killed"}:
+        return "canceled"
+    return "withheld" if word == "withheld" else "usable"
+
+
+def qcode(identifier: str | None) -> str | None:
+    """A concept id as "scheme:code": IPTC URIs become their catalog QCodes, QCodes stay."""
+    if not identifier or not identifier.strip():
+        return None
+    identifier = identifier.strip()
+    for prefix, scheme in _IPTC_SCHEMES.items():
+        for variant in (prefix, prefix.replace("http://", "https://", 1)):
+            if identifier.startswith(variant) and identifier[len(variant) :].strip("/"):
+                return f"{scheme}:{identifier[len(variant) :].strip('/')}"
+    return identifier
+
+
+def subject_label(subject_id: str, label: str | None) -> str:
+    """A subject's readable label: the document's, a top-level topic's name, or the id itself."""
+    if label and label.strip():
+        return _SPACES.sub(" ", label).strip()
+    scheme, _, code = subject_id.partition(":")
+    if scheme in {"medtop", "subj"} and code in TOP_LEVEL_TOPICS:
+        return TOP_LEVEL_TOPICS[code]
+    return subject_id
+
+
+def concept_name(identifier: str | None, label: str | None) -> str | None:
+    """A concept's readable name: its label, else the code of its QCode ("genre:Analysis")."""
+    if label and label.strip():
+        return _SPACES.sub(" ", label).strip()
+    return (qcode(identifier) or "").rsplit(":", 1)[-1] or None
+
+
+def subject_fields(
+    pairs: Iterable[tuple[str | None, str | None]],
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(ids, labels) from (id or URI, label) pairs: QCodes, first label wins, ids unique."""
+    labels: dict[str, str] = {}
+    for identifier, label in pairs:
+        subject_id = qcode(identifier)
+        if subject_id and subject_id not in labels:
+            labels[subject_id] = subject_label(subject_id, label)
+    return tuple(labels), tuple(labels.values())
+
+
+def mentions_correction(*texts: str | None) -> bool:
+    """Whether an advisory line or editor's note says the item corrects an earlier one."""
+    return any(_CORRECTION.search(text) for text in texts if text)
+
+
+def is_kill_advisory(*texts: str | None) -> bool:
+    """Whether a slug, version field or advisory line says the item is killed or withdrawn."""
+    return any(_KILL.search(text) for text in texts if text)
+
+
+def split_dateline(text: str) -> tuple[str | None, str | None]:
+    """(place, agency) of a lead paragraph's dateline ("ROME (ANSA) - …"), if it has one."""
+    found = _DATELINE.match(text)
+    if not found:
+        return None, None
+    return found.group("place").strip(" ,"), found.group("agency")
+
+
+def is_ninjs(document: Any) -> bool:
+    """Whether decoded JSON is a ninjs item (or a list of them) rather than a JSON Feed."""
+    if isinstance(document, list):
+        return bool(document) and all(is_ninjs(item) for item in document)
+    if not isinstance(document, dict) or "uri" not in document:
+        return False
+    if str(document.get("version", "")).startswith(_JSON_FEED_VERSION):
+        return False
+    standard = document.get("standard")
+    named = isinstance(standard, dict) and str(standard.get("name", "")).lower() == "ninjs"
+    schema = "ninjs" in str(document.get("$schema", "")).lower()
+    return named or schema or bool(_NINJS_KEYS & document.keys())
