@@ -3,10 +3,13 @@ actors and alerts, feeds, dead letters, operations)."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from newswire.alerts.cli import actors_app
 from newswire.alerts.cli import alerts as alerts_command
+from newswire.console import DEBUG_KEY, BackendErrorsGroup
 from newswire.feeds.cli import app as feeds_app
 from newswire.ingest.cli import deadletter_app
 from newswire.ingest.cli import ingest as ingest_command
@@ -17,7 +20,21 @@ from newswire.stories.cli import story as story_command
 app = typer.Typer(
     help="News-wire ingestion: feeds -> dedup, language, entities -> search, alerts.",
     no_args_is_help=True,
+    cls=BackendErrorsGroup,
 )
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show tracebacks of backend errors")
+    ] = False,
+) -> None:
+    """News-wire ingestion: feeds -> dedup, language, entities -> search, alerts."""
+    ctx.meta[DEBUG_KEY] = debug
+
+
 app.add_typer(actors_app, name="actors")
 app.add_typer(deadletter_app, name="deadletter")
 app.add_typer(feeds_app, name="feeds")

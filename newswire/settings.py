@@ -112,7 +112,12 @@ class Settings(BaseSettings):
     metrics_dir: Path | None = Field(None, description="prometheus multiprocess dir for workers")
     log_level: str = Field("INFO", description="Log level")
     log_format: str = Field("auto", description="json, console, or auto (console on a tty)")
-    task_max_retries: int = Field(5, ge=0, description="Retries of a transient task failure")
+    task_max_retries: int = Field(
+        20,
+        ge=0,
+        description="Retries of a batch while a backend is down (backoff 2 s doubling to 60 s: "
+        "20 retries wait about 16 minutes), then it is dead-lettered",
+    )
 
     @model_validator(mode="after")
     def _urls_follow_ports(self) -> Self:

@@ -24,6 +24,10 @@ def create_app(settings: Settings) -> Celery:
         # At-least-once: a task is acknowledged after it ran, and redelivered if its worker died.
         task_acks_late=True,
         task_reject_on_worker_lost=True,
+        # A task that fails unexpectedly (the dead-letter write itself hit a Redis outage) is
+        # not acknowledged: Redis hands it out again after the visibility timeout, so the batch
+        # is retried rather than lost. Article-level errors never get here (dead-lettered).
+        task_acks_on_failure_or_timeout=False,
         worker_prefetch_multiplier=1,
         broker_transport_options={"visibility_timeout": 3600},
         broker_connection_retry_on_startup=True,

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import random
 from functools import cache
 from typing import Any
 
 import structlog
 from celery import Task
-from celery.exceptions import MaxRetriesExceededError
 
+from newswire.backends import outage
 from newswire.feeds.polling import poll, poll_feeds, schedule_due
 from newswire.feeds.store import FeedStore
 from newswire.ingest.service import is_transient, process_isolating
@@ -32,8 +33,38 @@ def _stores() -> tuple[SearchStore, RedisStore]:
     )
 
 
-def _backoff(retries: int) -> int:
-    return int(min(300, 2 ** (retries + 1)))
+def _backoff(retries: int) -> float:
+    # Capped at a minute so the batch is tried again soon after a backend comes back, with
+    # jitter so the batches of one outage do not all return in the same second.
+    return float(min(60, 2 ** (retries + 1)) * random.uniform(0.8, 1.2))  # noqa: S311
+
+
+def _retry_or_dead_letter(
+    task: Task, exc: Exception, articles: list[dict[str, Any]], redis_store: RedisStore
+) -> dict[str, Any]:
+    """Retry the batch later, or keep it in the dead-letter list once the retries run out.
+
+    The count is checked here rather than left to `Task.retry`: given `exc`, Celery re-raises
+    that exception when retries are exhausted instead of MaxRetriesExceededError, and the batch
+    would be acknowledged and lost.
+    """
+    settings = get_settings()
+    attempt = task.request.retries + 1
+    found = outage(exc, settings)
+    reason = found.message if found else f"{type(exc).__name__}: {exc}"
+    if attempt > settings.task_max_retries:
+        redis_store.dead_letter("batch", f"retries exhausted ({attempt - 1}): {reason}", articles)
+        log.error("batch dead-lettered after retries", reason=reason, size=len(articles))
+        return {"dead_letters": len(articles)}
+    countdown = _backoff(task.request.retries)
+    log.warning(
+        "batch will be retried",
+        attempt=attempt,
+        of=settings.task_max_retries,
+        in_seconds=round(countdown, 1),
+        reason=reason,
+    )
+    raise task.retry(countdown=countdown, max_retries=settings.task_max_retries)
 
 
 def enqueue_articles(articles: list[Article]) -> list[Any]:
@@ -107,15 +138,5 @@ def process_articles(self: Task, articles: list[dict[str, Any]]) -> dict[str, An
     except Exception as exc:
         if not is_transient(exc):
             raise
-        try:
-            raise self.retry(
-                exc=exc,
-                countdown=_backoff(self.request.retries),
-                max_retries=settings.task_max_retries,
-            ) from exc
-        except MaxRetriesExceededError:
-            # Out of retries: keep the batch, with why, rather than drop it.
-            redis_store.dead_letter("batch", f"retries exhausted: {exc}", articles)
-            log.error("batch dead-lettered after retries", error=str(exc), size=len(articles))
-            return {"dead_letters": len(articles)}
+        return _retry_or_dead_letter(self, exc, articles, redis_store)
     return report.as_dict()

@@ -66,7 +66,12 @@ def _wait_for(results: list[Any], timeout: float) -> dict[str, int]:
                 err.print(f"[red]timed out with {len(pending)} batches pending[/red]")
                 raise typer.Exit(1)
             for result in [r for r in pending if r.ready()]:
-                for key, value in (result.get(propagate=False) or {}).items():
+                report = result.get(propagate=False)
+                if not isinstance(report, dict):  # the task failed: its exception, not a report
+                    totals["failed_batches"] = totals.get("failed_batches", 0) + 1
+                    err.print(f"[yellow]a batch failed:[/yellow] {report}", highlight=False)
+                    report = {}
+                for key, value in report.items():
                     if isinstance(value, int):
                         totals[key] = totals.get(key, 0) + value
                 progress.advance(bar)

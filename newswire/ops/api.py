@@ -7,10 +7,11 @@ from collections.abc import Iterator
 from typing import Any
 
 from fastapi import APIRouter
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 
+from newswire.backends import BACKEND_DOWN, outage
 from newswire.deps import redis_store, search_store
 from newswire.feeds.api import FeedsCollector
 from newswire.settings import get_settings
@@ -18,13 +19,27 @@ from newswire.settings import get_settings
 router = APIRouter(tags=["operations"])
 
 
+def _down(exc: Exception) -> str:
+    found = outage(exc, get_settings())
+    return found.message if found else str(exc)
+
+
 @router.get("/health")
-def health() -> dict[str, Any]:
-    """Elasticsearch cluster status and Redis reachability."""
-    return {
-        "elasticsearch": search_store().es.cluster.health()["status"],
-        "redis": bool(redis_store().client.ping()),
-    }
+def health() -> JSONResponse:
+    """Elasticsearch cluster status and Redis reachability, each on its own; 503 if one is down."""
+    report: dict[str, Any] = {"errors": {}}
+    try:
+        report["elasticsearch"] = search_store().es.cluster.health()["status"]
+    except BACKEND_DOWN as exc:
+        report["elasticsearch"] = "unreachable"
+        report["errors"]["elasticsearch"] = _down(exc)
+    try:
+        report["redis"] = bool(redis_store().client.ping())
+    except BACKEND_DOWN as exc:
+        report["redis"] = False
+        report["errors"]["redis"] = _down(exc)
+    healthy = report["elasticsearch"] != "unreachable" and report["redis"]
+    return JSONResponse(report, status_code=200 if healthy else 503)
 
 
 class _StateCollector:
