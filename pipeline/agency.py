@@ -122,7 +122,7 @@ _KILL = re.compile(
 )
 # "ROME (ANSA) - …", "Washington (dpa) - …", "ATLANTA (AP) _ …": place, agency, dash.
 _DATELINE = re.compile(
-    r"^\s*(?P<place>[^\s(][^()\n]{0,60}?)\s*\((?P<agency>[A-Za-z][\w&.-]{1,15}(?:/[\w.-]+)?)\)"
+    r"^\s*(?P<place>[^\s(][^()\n]{0,60}?)\s*\((?P<agency>[^\W\d_][\w&.-]{1,15}(?:/[\w.-]+)?)\)"
     r"\s*[-–—_]+\s"
 )
 _SPACES = re.compile(r"\s+")
@@ -182,7 +182,7 @@ def item_links(content: bytes, *, base_url: str | None = None) -> list[str]:
         if xml_root_name(head[:4096]) == "packageItem":
             from pipeline.newsml import package_links
 
-            links = package_links(parse_xml(head))
+            links = package_links(parse_xml(head, "NewsML-G2"))
         elif head[:1] == b"<":
             links = _feed_links(head)
         else:
@@ -248,7 +248,7 @@ def xml_root_name(head: bytes) -> str | None:
     return found.group(1).decode("ascii", "replace").rsplit(":", 1)[-1]
 
 
-def parse_xml(content: bytes) -> Element:
+def parse_xml(content: bytes, name: str = "XML") -> Element:
     """The root element of a well-formed document; entity declarations are refused."""
     refuse_xml_entities(content)
     try:
@@ -256,7 +256,7 @@ def parse_xml(content: bytes) -> Element:
     except (defusedxml.EntitiesForbidden, defusedxml.ExternalReferenceForbidden) as exc:
         raise FeedParseError(f"XML entity declarations are refused: {exc}") from exc
     except ParseError as exc:
-        raise FeedParseError(f"not well-formed XML: {exc}") from exc
+        raise FeedParseError(f"{name} document is not well-formed XML: {exc}") from exc
     return root
 
 
@@ -305,7 +305,7 @@ def attribute(element: Element | None, name: str) -> str | None:
 
 
 def inner_html(element: Element | None, renames: dict[str, str] | None = None) -> str:
-    """The markup inside an element with namespaces dropped; the sanitiser decides what stays."""
+    """The markup inside an element, namespaces dropped, tags renamed ("" drops an element)."""
     if element is None:
         return ""
     parts = [html.escape(element.text or "", quote=False)]
@@ -319,6 +319,8 @@ def _outer_html(element: Element, renames: dict[str, str]) -> str:
     if not name:  # comments and processing instructions
         return html.escape(element.tail or "", quote=False)
     tag = renames.get(name, name)
+    if not tag:  # renamed to nothing: left out with its content
+        return html.escape(element.tail or "", quote=False)
     attributes = "".join(
         f' {key.rsplit("}", 1)[-1]}="{html.escape(value)}"' for key, value in element.attrib.items()
     )
@@ -438,7 +440,12 @@ def split_dateline(text: str) -> tuple[str | None, str | None]:
     found = _DATELINE.match(text)
     if not found:
         return None, None
-    return found.group("place").strip(" ,"), found.group("agency")
+    place = found.group("place").strip(" ,")
+    # A place is a few capitalised words ("KYIV, Ukraine"), not a clause ("The minister (right)").
+    words = place.replace(",", " ").split()
+    if len(words) > 4 or not all(word[0].isupper() for word in words):
+        return None, None
+    return place, found.group("agency")
 
 
 def is_ninjs(document: Any) -> bool:

@@ -46,7 +46,7 @@ def parse_newsml(
     content: bytes, *, feed_id: str, source_name: str | None, max_entries: int
 ) -> ParsedFeed:
     """Parse a NewsML-G2 document; news items become entries, a package lists its items."""
-    root = parse_xml(content)
+    root = parse_xml(content, "NewsML-G2")
     kind = local_name(root)
     if kind in _NOT_NEWS:
         raise FeedParseError(f"NewsML-G2 {kind} {_NOT_NEWS[kind]}: not ingested")
@@ -87,11 +87,14 @@ def package_links(package: Element) -> list[str]:
     links: list[str] = []
     visited: set[str | None] = set()
 
+    def leads(node: Element) -> bool:
+        # A lead group ("group:lead", "grole:lead") is what a page shows first.
+        target = groups.get(attribute(node, "idref")) if local_name(node) == "groupRef" else node
+        return "lead" in (attribute(target, "role") or "")
+
     def walk(group: Element) -> None:
         visited.add(attribute(group, "id"))
-        # A lead group ("group:lead", "grole:lead") is what a page shows first.
-        ordered = sorted(group, key=lambda node: "lead" not in (attribute(node, "role") or ""))
-        for node in ordered:
+        for node in sorted(group, key=lambda node: not leads(node)):
             name = local_name(node)
             if name == "itemRef" and attribute(node, "href"):
                 links.append(str(attribute(node, "href")))

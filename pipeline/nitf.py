@@ -22,15 +22,16 @@ from pipeline.agency import (
 from pipeline.feeds import FeedParseError
 from pipeline.models import FeedEntry, ParsedFeed
 
-# NITF's own block elements that have an HTML counterpart the sanitiser keeps.
-_HTML_NAMES = {"hl2": "h3", "block": "div", "bq": "blockquote", "credit": "cite"}
+# NITF's own block elements that have an HTML counterpart the sanitiser keeps. Media go: the
+# page shows no images, and a caption without its picture would read as part of the story.
+_HTML_NAMES = {"hl2": "h3", "block": "div", "bq": "blockquote", "credit": "cite", "media": ""}
 
 
 def parse_nitf(
     content: bytes, *, feed_id: str, source_name: str | None, max_entries: int
 ) -> ParsedFeed:
     """Parse one NITF document into a single entry."""
-    root = parse_xml(content)
+    root = parse_xml(content, "NITF")
     if local_name(root) != "nitf":
         raise FeedParseError(f"not a NITF document: root element <{local_name(root)}>")
     entries = (_entry(root, feed_id=feed_id, source_name=source_name),)[:max_entries]
