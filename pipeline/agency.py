@@ -64,6 +64,11 @@ _NINJS_KEYS = frozenset(
         "located",
         "urgency",
         "representationtype",
+        "associations",
+        "renditions",
+        "firstcreated",
+        "subject",
+        "subjects",
     }
 )
 # Media types under which agencies list their items in an Atom/RSS index.
