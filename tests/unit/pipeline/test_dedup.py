@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from pipeline.dedup import MIN_FINGERPRINT_CHARS, content_fingerprint, dedup_keys
+from pipeline.dedup import (
+    MIN_FINGERPRINT_CHARS,
+    agency_version_relation,
+    content_fingerprint,
+    dedup_keys,
+)
 from pipeline.feeds import parse_feed
 from pipeline.models import Article
 from pipeline.normalise import normalise_entry
@@ -121,3 +126,25 @@ def test_seed_edited_repost_is_not_an_exact_duplicate(seed_bytes, fetched_at):
     original = dedup_keys(normalise_entry(atom, fetched_at=fetched_at))
     repost = dedup_keys(normalise_entry(rdf, fetched_at=fetched_at))
     assert set(original.keys).isdisjoint(repost.keys)
+
+
+def test_agency_id_is_the_primary_key_across_feeds():
+    one = dedup_keys(_article(feed_id="http", url="https://a.example/1", agency_guid="urn:x:1"))
+    two = dedup_keys(_article(feed_id="folder", agency_guid="urn:x:1", agency_version=2))
+    assert one.primary == two.primary == "agency:urn:x:1"
+    assert one.doc_id == two.doc_id
+    assert one.keys[1] == "url:https://a.example/1"
+
+
+def test_bare_agency_ids_are_scoped_by_agency():
+    ansa = dedup_keys(_article(agency_guid="20251203-0412", agency="ANSA"))
+    dpa = dedup_keys(_article(agency_guid="20251203-0412", agency="dpa"))
+    assert ansa.primary == "agency:ansa:20251203-0412"
+    assert ansa.doc_id != dpa.doc_id
+
+
+def test_agency_version_relation():
+    assert agency_version_relation(3, 2) == "newer"
+    assert agency_version_relation(2, 2) == "same"
+    assert agency_version_relation(1, 2) == "older"
+    assert agency_version_relation(None, 2) == "unknown"

@@ -69,3 +69,19 @@ def test_defaults_fill_keys_an_older_producer_did_not_send():
     }
     entry = FeedEntry.from_dict(data)
     assert (entry.authors, entry.categories, entry.language_hint) == ((), (), None)
+
+
+def test_wire_metadata_round_trips_and_stays_keyword_only():
+    entry = FeedEntry(
+        "wire", "Wire", "g", None, "T", "", "", None, None,
+        subjects=("medtop:20000151",), subject_labels=("earthquake",), urgency=2,
+        pubstatus="canceled", agency_version=3, is_correction=True,
+    )  # fmt: skip
+    restored = FeedEntry.from_dict(_json_round_trip(entry.to_dict()))
+    assert restored == entry
+    assert restored.subjects == ("medtop:20000151",)
+    assert (restored.pubstatus, restored.agency_version, restored.is_correction) == (
+        "canceled",
+        3,
+        True,
+    )

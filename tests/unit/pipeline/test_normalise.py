@@ -174,3 +174,47 @@ def test_blank_source_falls_back_to_feed_id_and_guid_is_trimmed(fetched_at):
     article = normalise_entry(_entry(source="  ", guid="  g-7 "), fetched_at=fetched_at)
     assert article.source == "wire"
     assert article.guid == "g-7"
+
+
+def test_wire_metadata_is_carried_and_cleaned(fetched_at):
+    article = normalise_entry(
+        _entry(
+            slugline="  Calabria-sisma ",
+            byline="di  Giulia\nFerraro",
+            urgency=12,
+            subjects=("medtop:20000151", "medtop:20000151", "subj:03015000"),
+            subject_labels=("terremoto", "again"),
+            keywords=("Calabria", "calabria", " terremoto "),
+            agency=" AST ",
+            agency_guid=" urn:x:1 ",
+            agency_version=3,
+            pubstatus="killed-by-typo",
+            embargo_until="2025-12-04T05:00:00+00:00",
+            is_correction=True,
+        ),
+        fetched_at=fetched_at,
+    )
+    assert (article.slugline, article.byline, article.urgency) == (
+        "Calabria-sisma",
+        "di Giulia Ferraro",
+        None,
+    )
+    assert article.subjects == ("medtop:20000151", "subj:03015000")
+    assert article.subject_labels == ("terremoto", "subj:03015000")
+    assert article.keywords == ("Calabria", "terremoto")
+    assert (article.agency, article.agency_guid, article.agency_version) == ("AST", "urn:x:1", 3)
+    assert (article.pubstatus, article.embargo_until, article.is_correction) == (
+        "usable",
+        "2025-12-04T05:00:00+00:00",
+        True,
+    )
+
+
+def test_feed_entries_get_wire_defaults(fetched_at):
+    article = normalise_entry(_entry(), fetched_at=fetched_at)
+    assert (article.pubstatus, article.urgency, article.subjects, article.is_correction) == (
+        "usable",
+        None,
+        (),
+        False,
+    )
