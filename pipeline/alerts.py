@@ -17,6 +17,7 @@ ACTOR_TYPES = frozenset({"person", "organisation", "place"})
 # alert matching cost more for no additional match.
 MATCH_FIELDS = ("title", "body")
 _ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+_FIELDS = frozenset({"id", "name", "type", "aliases", "exclude", "homonyms"})
 
 
 class ActorConfigError(ValueError):
@@ -31,6 +32,10 @@ class Actor:
     name: str
     type: str
     aliases: tuple[str, ...] = field(default_factory=tuple)
+    # Phrases that, next to a mention, mean something else ("chicken Kiev", "Kursk submarine").
+    exclude: tuple[str, ...] = field(default_factory=tuple)
+    # Common words spelled like the name ("rubio" = blond): need support where case cannot tell.
+    homonyms: tuple[str, ...] = field(default_factory=tuple)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -64,18 +69,31 @@ def parse_actors(text: str) -> list[Actor]:
         name = str(entry.get("name") or "").strip()
         if not name:
             raise ActorConfigError(f"{actor_id}: name is required")
-        aliases = entry.get("aliases") or []
-        if not isinstance(aliases, list):
-            raise ActorConfigError(f"{actor_id}: aliases must be a list")
+        unknown = set(entry) - _FIELDS
+        if unknown:
+            # A misspelt "exclude" would silently drop the user's exclusions.
+            raise ActorConfigError(f"{actor_id}: unknown field(s) {sorted(unknown)}")
+        homonyms = _strings(entry, "homonyms", actor_id)
+        if any(len(word.split()) != 1 for word in homonyms):
+            raise ActorConfigError(f"{actor_id}: each homonym must be a single word")
         actors.append(
             Actor(
                 id=actor_id,
                 name=name,
                 type=kind,
-                aliases=tuple(str(a).strip() for a in aliases if a is not None and str(a).strip()),
+                aliases=_strings(entry, "aliases", actor_id),
+                exclude=_strings(entry, "exclude", actor_id),
+                homonyms=homonyms,
             )
         )
     return actors
+
+
+def _strings(entry: dict[str, Any], key: str, actor_id: str) -> tuple[str, ...]:
+    values = entry.get(key) or []
+    if not isinstance(values, list):
+        raise ActorConfigError(f"{actor_id}: {key} must be a list")
+    return tuple(str(v).strip() for v in values if v is not None and str(v).strip())
 
 
 def actor_query(actor: Actor) -> dict[str, Any]:

@@ -7,7 +7,12 @@ Russian NER uses natasha (slovnet NER + navec embeddings, both inside the wheels
 
 Mentions are then made canonical: a tracked actor's mention becomes its gazetteer name and type
 ("Путина", "Putin's" -> "Vladimir Putin"); a surname alone joins the full name used elsewhere in
-the document; inflected or re-spelled forms of one name share the first spelling seen.
+the document, as a person whatever the model called it; inflected or re-spelled forms of one name
+share the first spelling seen.
+
+Tracked actors come from the gazetteer's scan of the text, which is given the language and the
+NER spans, so a span that makes a tracked name part of another entity vetoes it; a mention the
+scan rejected keeps its own name and sets no actor id.
 """
 
 from __future__ import annotations
@@ -71,6 +76,8 @@ def resolve_mentions(
     raw: Sequence[tuple[str, ...]],
     gazetteer: Gazetteer | None = None,
     text_actors: Sequence[str] = (),
+    *,
+    text_scanned: bool = False,
 ) -> Entities:
     """Group (text, label[, normal form]) mentions by type under canonical names.
 
@@ -78,7 +85,9 @@ def resolve_mentions(
     the text as written is kept on the Mention.
 
     `text_actors` are actor ids the gazetteer found in the text itself; they are added even
-    when the model missed or mislabelled them (spaCy calls "Kursk" a PRODUCT).
+    when the model missed or mislabelled them (spaCy calls "Kursk" a PRODUCT). With
+    `text_scanned`, they are the only actors: a mention naming another one was rejected by the
+    scan (the US state Georgia, a person called Jordan) and keeps its own name.
     """
     mentions: list[tuple[str, str, str | None, str]] = []  # (name, group, actor id, written)
     for text, label, *normal in raw:
@@ -87,6 +96,8 @@ def resolve_mentions(
         if not group or len(name) < 2:
             continue
         actor = gazetteer.actor_for(name, person=group == "persons") if gazetteer else None
+        if actor and text_scanned and actor.id not in text_actors:
+            actor = None
         mentions.append((name, group, actor.id if actor else None, clean_mention(text)))
 
     # Surname -> full name, and one spelling per folded name: the most frequent, then the
@@ -117,8 +128,13 @@ def resolve_mentions(
             actor_ids.setdefault(actor_id)
         else:
             key = name_key(name)
-            canonical = (full_names.get(key[0]) if len(key) == 1 else None) or first_spelling[key]
+            full_name = full_names.get(key[0]) if len(key) == 1 else None
+            canonical = full_name or first_spelling[key]
             weight = 1
+            if full_name:
+                # The full name was labelled a person; spaCy's ORG on a lone surname ("Major",
+                # "Clarke") must not outvote it and flip the person into an organisation.
+                group = "persons"
         votes.setdefault(canonical, Counter())[group] += weight
         resolved.append(Mention(text=written, label=group, canonical=canonical))
     if gazetteer:
@@ -141,7 +157,7 @@ def resolve_mentions(
     )
 
 
-def _russian_mentions(text: str) -> list[tuple[str, ...]]:
+def _russian_mentions(text: str) -> tuple[list[tuple[str, ...]], list[tuple[int, int, str]]]:
     from natasha import Doc
 
     segmenter, tagger, morph_tagger, vocabulary = russian_model()
@@ -155,7 +171,7 @@ def _russian_mentions(text: str) -> list[tuple[str, ...]]:
     for span in doc.spans:
         span.normalize(vocabulary)
         mentions.append((span.text, span.type, span.normal or span.text))
-    return mentions
+    return mentions, _grouped_spans((span.start, span.stop, span.type) for span in doc.spans)
 
 
 def extract_entities(
@@ -170,15 +186,27 @@ def extract_entities(
     """
     items = [(lang, text[:MAX_NER_CHARS]) for lang, text in texts]
     raw: list[list[tuple[str, ...]]] = [[] for _ in items]
+    spans: list[list[tuple[int, int, str]]] = [[] for _ in items]
     english = [i for i, (lang, _) in enumerate(items) if lang == "en"]
     if english:
         docs = english_model().pipe((items[i][1] for i in english), batch_size=batch_size)
         for index, doc in zip(english, docs, strict=True):
             raw[index] = [(ent.text, ent.label_) for ent in doc.ents]
+            spans[index] = _grouped_spans((e.start_char, e.end_char, e.label_) for e in doc.ents)
     for index, (lang, text) in enumerate(items):
         if lang == "ru":
-            raw[index] = list(_russian_mentions(text))
+            raw[index], spans[index] = _russian_mentions(text)
+    results = []
+    for (lang, text), mentions, ner_spans in zip(items, raw, spans, strict=True):
+        if gazetteer is None:
+            results.append(resolve_mentions(mentions))
+            continue
+        found = gazetteer.find(text, lang=lang, spans=ner_spans)
+        results.append(resolve_mentions(mentions, gazetteer, found, text_scanned=True))
+    return results
+
+
+def _grouped_spans(spans: Iterable[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
     return [
-        resolve_mentions(mentions, gazetteer, gazetteer.find(text) if gazetteer else ())
-        for mentions, (_, text) in zip(raw, items, strict=True)
+        (start, end, LABEL_GROUPS[label]) for start, end, label in spans if label in LABEL_GROUPS
     ]
