@@ -18,6 +18,7 @@ compared stemmed (Snowball) as its content_<lang> field would be.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import re
@@ -401,14 +402,14 @@ _folded: dict[str, str] = {}
 
 def fold(token: str) -> str:
     """One token as the neutral analyzer stores it: lowercase, Latin letters folded to ASCII."""
-    lowered = token.lower()
-    if lowered.isascii():
-        return lowered
-    cached = _folded.get(lowered)
+    cached = _folded.get(token)
     if cached is None:
+        lowered = token.lower()
+        if not lowered.isascii():
+            lowered = "".join(_fold_char(c) for c in lowered)
         if len(_folded) > _CACHE_LIMIT:
             _folded.clear()
-        cached = _folded[lowered] = "".join(_fold_char(c) for c in lowered)
+        cached = _folded[token] = lowered
     return cached
 
 
@@ -418,12 +419,11 @@ _stemmed: dict[str, dict[str, str]] = {language: {} for language in STEMMERS}
 
 def stem(token: str, language: str) -> str:
     """One token as the `language` analyzer stores it (elision, possessive, Snowball stem)."""
-    lowered = token.lower()
     cache = _stemmed[language]
-    cached = cache.get(lowered)
+    cached = cache.get(token)
     if cached is not None:
         return cached
-    word = lowered
+    word = token.lower()
     if language in _ELISION:
         word = _ELISION[language].sub("", word)
     elif language == "en":
@@ -435,8 +435,19 @@ def stem(token: str, language: str) -> str:
         stemmer = stemmers[language] = snowballstemmer.stemmer(STEMMERS[language])
     if len(cache) > _CACHE_LIMIT:
         cache.clear()
-    result = cache[lowered] = str(stemmer.stemWord(word))
+    result = cache[token] = str(stemmer.stemWord(word))
     return result
+
+
+def _fold_all(tokens: Iterable[str]) -> dict[str, str]:
+    # The cache's own get first: most words of a long-running worker are already folded.
+    get = _folded.get
+    return {t: get(t) or fold(t) for t in tokens}
+
+
+def _stem_all(tokens: Iterable[str], language: str) -> dict[str, str]:
+    get = _stemmed[language].get
+    return {t: get(t) or stem(t, language) for t in tokens}
 
 
 # -- the query language ------------------------------------------------------------------------
@@ -591,73 +602,91 @@ def _has_positive(node: Node) -> bool:
 
 
 # -- documents as the matcher sees them --------------------------------------------------------
-@dataclass(slots=True)
 class _Field:
-    tokens: list[str]
-    words: set[str]
-    _positions: dict[str, list[int]] | None = None
+    """One analysed text field; its token list and phrase string are built only if asked for."""
 
-    @classmethod
-    def of(cls, tokens: list[str]) -> _Field:
-        return cls(tokens, set(tokens))
+    __slots__ = ("_joined", "_raw", "_terms", "_words")
+
+    def __init__(self, raw: list[str], terms: Mapping[str, str]) -> None:
+        self._raw = raw
+        self._terms = terms
+        self._words: set[str] | None = None
+        self._joined: str | None = None
+
+    @property
+    def words(self) -> set[str]:
+        if self._words is None:
+            self._words = {self._terms[t] for t in self._raw}
+        return self._words
 
     def has_sequence(self, words: Sequence[str]) -> bool:
-        if not words or not self.words.issuperset(words):
-            return False
-        if self._positions is None:
-            self._positions = {}
-            for position, token in enumerate(self.tokens):
-                self._positions.setdefault(token, []).append(position)
-        size = len(words)
-        first = list(words)
-        return any(self.tokens[p : p + size] == first for p in self._positions.get(words[0], ()))
-
-    def has_prefix(self, prefix: str) -> bool:
-        return any(word.startswith(prefix) for word in self.words)
+        if self._joined is None:
+            # Tokens never contain a space, so " a b " occurs exactly where a, b are adjacent.
+            self._joined = " " + " ".join([self._terms[t] for t in self._raw]) + " "
+        return f" {' '.join(words)} " in self._joined
 
 
-@dataclass(slots=True)
+def _has_prefix(ordered: list[str], prefix: str) -> bool:
+    position = bisect.bisect_left(ordered, prefix)
+    return position < len(ordered) and ordered[position].startswith(prefix)
+
+
 class DocumentView:
     """A document's analysed text and keyword fields, computed once for every rule."""
 
-    doc_id: str
-    story_id: str
-    version: int
-    language: str
-    source: str
-    keywords: dict[str, frozenset[str]]
-    neutral: list[_Field]
-    neutral_words: set[str]
-    stemmed: _Field | None
+    __slots__ = (
+        "_ordered",
+        "doc_id",
+        "keywords",
+        "language",
+        "neutral",
+        "neutral_words",
+        "source",
+        "stemmed",
+        "stemmed_words",
+        "story_id",
+        "version",
+    )
 
-    @classmethod
-    def of(cls, document: Mapping[str, Any]) -> DocumentView:
-        """Analyse an Elasticsearch-shaped document (pipeline/document.py's fields)."""
+    def __init__(self, document: Mapping[str, Any]) -> None:
+        self.doc_id: str = document["doc_id"]
+        self.story_id: str = document.get("story_id") or self.doc_id
+        self.version = int(document.get("version") or 1)
+        self.language: str = document.get("language") or "und"
+        self.source: str = document.get("source") or ""
         title = tokenize(document.get("title") or "")
         body = tokenize(document.get("body") or "")
         texts = [title, tokenize(document.get("summary") or ""), body]
         # Each actor name is its own value: a phrase never runs from one into the next.
         texts.extend(tokenize(name) for name in document.get("actor_names") or ())
-        neutral = [_Field.of([fold(t) for t in tokens]) for tokens in texts]
-        language = document.get("language") or "und"
-        stemmed = None
-        if language in STEMMERS:
-            stemmed = _Field.of([stem(t, language) for t in (*title, *body)])
-        keywords = {
+        # Each distinct word is folded (and stemmed) once, however often it occurs.
+        folded = _fold_all(set().union(*texts))
+        self.neutral = [_Field(tokens, folded) for tokens in texts]
+        self.neutral_words = set(folded.values())
+        self.stemmed: _Field | None = None
+        self.stemmed_words: set[str] = set()
+        if self.language in STEMMERS:
+            content = [*title, *body]
+            stems = _stem_all(set(content), self.language)
+            self.stemmed = _Field(content, stems)
+            self.stemmed_words = set(stems.values())
+        self.keywords = {
             name: frozenset(_values(document.get(field_name)))
             for name, field_name in FACETS.items()
         }
-        return cls(
-            doc_id=document["doc_id"],
-            story_id=document.get("story_id") or document["doc_id"],
-            version=int(document.get("version") or 1),
-            language=language,
-            source=document.get("source") or "",
-            keywords=keywords,
-            neutral=neutral,
-            neutral_words=set().union(*(f.words for f in neutral)),
-            stemmed=stemmed,
-        )
+        self._ordered: tuple[list[str], list[str]] | None = None
+
+    @classmethod
+    def of(cls, document: Mapping[str, Any]) -> DocumentView:
+        """Analyse an Elasticsearch-shaped document (pipeline/document.py's fields)."""
+        return cls(document)
+
+    def has_prefix(self, folded: str, lowered: str) -> bool:
+        """Whether a neutral word starts with `folded` or a stemmed one with `lowered`."""
+        if self._ordered is None:
+            self._ordered = (sorted(self.neutral_words), sorted(self.stemmed_words))
+        neutral, stemmed = self._ordered
+        return _has_prefix(neutral, folded) or _has_prefix(stemmed, lowered)
 
 
 def _values(value: Any) -> Iterable[str]:
@@ -689,25 +718,25 @@ class _Words:
     def matches(self, view: DocumentView) -> bool:
         if self.prefix:
             # Lucene does not analyse prefix terms, it only normalises them per field.
-            folded, lowered = "".join(self.folded), "".join(self.raw).lower()
-            if any(f.has_prefix(folded) for f in view.neutral):
-                return True
-            return view.stemmed is not None and view.stemmed.has_prefix(lowered)
+            return view.has_prefix("".join(self.folded), "".join(self.raw).lower())
         if len(self.folded) == 1:
             if self.folded[0] in view.neutral_words:
                 return True
-            return view.stemmed is not None and stem(self.raw[0], view.language) in (
-                view.stemmed.words
-            )
-        fields = list(view.neutral)
-        targets = [self.folded] * len(fields)
-        if view.stemmed is not None:
-            fields.append(view.stemmed)
-            targets.append(self.stems(view.language))
+            return stem(self.raw[0], view.language) in view.stemmed_words if view.stemmed else False
+        if view.neutral_words.issuperset(self.folded) and any(
+            self._in_field(f, self.folded) for f in view.neutral
+        ):
+            return True
+        if view.stemmed is None:
+            return False
+        stems = self.stems(view.language)
+        return view.stemmed_words.issuperset(stems) and self._in_field(view.stemmed, stems)
+
+    def _in_field(self, field: _Field, targets: tuple[str, ...]) -> bool:
         if self.phrase:
-            return any(f.has_sequence(t) for f, t in zip(fields, targets, strict=True))
+            return field.has_sequence(targets)
         # A word that analyses to several tokens needs them all in one field (best_fields).
-        return any(f.words.issuperset(t) for f, t in zip(fields, targets, strict=True))
+        return field.words.issuperset(targets)
 
     def anchor(self) -> frozenset[tuple[str, ...]]:
         """Index keys at least one of which any matching document has."""
@@ -753,7 +782,10 @@ class _Compiled:
         anchors = [c.anchor() for c in self.clauses]
         if self.kind == "all":
             known = [a for a in anchors if a is not None]
-            return min(known, key=len) if known else None
+            # Fewest keys first, then the longest word: long words are the rare ones.
+            return (
+                min(known, key=lambda a: (len(a), -max(len(k[-1]) for k in a))) if known else None
+            )
         if any(a is None for a in anchors):
             return None
         return frozenset().union(*(a for a in anchors if a is not None))
@@ -897,13 +929,12 @@ class RuleMatcher:
         for word in view.neutral_words & self.by_word.keys():
             found.update(self.by_word[word])
         stems = self.by_stem.get(view.language)
-        if stems and view.stemmed is not None:
-            for word in view.stemmed.words & stems.keys():
+        if stems:
+            for word in view.stemmed_words & stems.keys():
                 found.update(stems[word])
         if self.by_prefix:
             starts = {w[:_PREFIX_KEY] for w in view.neutral_words}
-            if view.stemmed is not None:
-                starts.update(w[:_PREFIX_KEY] for w in view.stemmed.words)
+            starts.update(w[:_PREFIX_KEY] for w in view.stemmed_words)
             for start in starts & self.by_prefix.keys():
                 found.update(self.by_prefix[start])
         for name, values in view.keywords.items():
