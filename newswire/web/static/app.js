@@ -5,6 +5,14 @@ import { setupLive } from "./live.js";
 import { setupMembers } from "./members.js";
 import { localiseTimes } from "./times.js";
 
+// Empty fields and defaults stay out of the URL, so a shared search reads cleanly.
+document.getElementById("search-form")?.addEventListener("submit", (event) => {
+  for (const field of event.target.elements) {
+    const unset = field.name && field.name !== "q" && field.value === "";
+    if (unset || (field.name === "sort" && field.value === "relevance")) field.disabled = true;
+  }
+});
+
 localiseTimes(document);
 setupMembers(document);
 setupKeyboard(document);
