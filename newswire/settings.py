@@ -41,6 +41,11 @@ class Settings(BaseSettings):
     translate_api_key: str | None = Field(None, description="API key for the translate service")
     translate_timeout_seconds: float = Field(10.0, gt=0, description="Translate request timeout")
     language_min_confidence: float = Field(0.5, description="Below this a language is 'und'")
+    language_accurate: str = Field(
+        "en,ru,uk,de,fr,es,it,pt,pl,ar,tr",
+        description="Languages whose accurate short-text models load (about 40 MB each, on top "
+        "of the working languages); 'all' loads every one (about 1.1 GB per worker)",
+    )
     batch_size: int = Field(16, ge=1, le=500, description="Articles per processing task")
     dedup_ttl_days: int = Field(90, ge=1, description="How long an exact-dup key is remembered")
     story_window_days: int = Field(
@@ -143,6 +148,14 @@ class Settings(BaseSettings):
     @property
     def working_language_set(self) -> frozenset[str]:
         return frozenset(x.strip() for x in self.working_languages.split(",") if x.strip())
+
+    @property
+    def accurate_language_set(self) -> frozenset[str] | None:
+        """Languages lingua may load its large models for; None means all of them."""
+        if self.language_accurate.strip().lower() == "all":
+            return None
+        chosen = (x.strip() for x in self.language_accurate.split(","))
+        return frozenset(x for x in chosen if x) | self.working_language_set
 
     @property
     def translation_target(self) -> str:

@@ -95,6 +95,7 @@ def process_batch(
                 a.body,
                 min_confidence=settings.language_min_confidence,
                 hint=a.language_hint,
+                accurate_languages=settings.accurate_language_set,
             )
             for a, _ in fresh
         ]
