@@ -34,8 +34,9 @@ class Actor:
     aliases: tuple[str, ...] = field(default_factory=tuple)
     # Phrases that, next to a mention, mean something else ("chicken Kiev", "Kursk submarine").
     exclude: tuple[str, ...] = field(default_factory=tuple)
-    # Common words spelled like the name ("rubio" = blond): need support where case cannot tell.
-    homonyms: tuple[str, ...] = field(default_factory=tuple)
+    # (language or "*", word): common words spelled like the name ("es", "rubio" = blond) that
+    # need another mention where case cannot tell.
+    homonyms: tuple[tuple[str, str], ...] = field(default_factory=tuple)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -73,9 +74,7 @@ def parse_actors(text: str) -> list[Actor]:
         if unknown:
             # A misspelt "exclude" would silently drop the user's exclusions.
             raise ActorConfigError(f"{actor_id}: unknown field(s) {sorted(unknown)}")
-        homonyms = _strings(entry, "homonyms", actor_id)
-        if any(len(word.split()) != 1 for word in homonyms):
-            raise ActorConfigError(f"{actor_id}: each homonym must be a single word")
+        homonyms = _homonyms(entry.get("homonyms"), actor_id)
         actors.append(
             Actor(
                 id=actor_id,
@@ -87,6 +86,22 @@ def parse_actors(text: str) -> list[Actor]:
             )
         )
     return actors
+
+
+def _homonyms(value: Any, actor_id: str) -> tuple[tuple[str, str], ...]:
+    """`[word, ...]` (any language) or `{lang: [word, ...]}`, as (language or "*", word)."""
+    if value is None:
+        return ()
+    groups = value if isinstance(value, dict) else {"*": value}
+    pairs: list[tuple[str, str]] = []
+    for lang, words in groups.items():
+        if not isinstance(words, list):
+            raise ActorConfigError(f"{actor_id}: homonyms must be a list or a mapping of lists")
+        for word in (str(w).strip() for w in words if w is not None):
+            if len(word.split()) != 1:
+                raise ActorConfigError(f"{actor_id}: each homonym must be a single word")
+            pairs.append((str(lang), word))
+    return tuple(pairs)
 
 
 def _strings(entry: dict[str, Any], key: str, actor_id: str) -> tuple[str, ...]:

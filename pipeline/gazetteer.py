@@ -187,7 +187,7 @@ def _scheme(
 _SCHEME_SPECS = {
     "en": _scheme("", iotated_e="ye"),
     "de": _scheme(
-        "в=w ж=sch з=s й=i х=ch ц=z ч=tsch ш=sch щ=schtsch ю=ju я=ja ё=jo ї=ji є=je",
+        "в=w ж=sch з=s й=j х=ch ц=z ч=tsch ш=sch щ=schtsch ю=ju я=ja ё=jo ї=ji є=je",
         ukrainian_y="j",
         iotated_e="je",
         double_s=True,
@@ -365,7 +365,7 @@ class _Entry:
 @dataclass(frozen=True, slots=True)
 class _Rules:
     own_names: frozenset[str]  # keys and skeletons of every word of every alias
-    homonyms: frozenset[str]
+    homonyms: frozenset[tuple[str, str]]  # (language or "*", key)
     exclude: tuple[tuple[str, ...], ...]
 
 
@@ -516,7 +516,8 @@ class Gazetteer:
             return "confirmed"
         if informative and not _sentence_initial(text, tokens, start):
             return "strong"
-        homonym = words[0].key in self.rules[actor.id].homonyms
+        homonyms = self.rules[actor.id].homonyms
+        homonym = ("*", words[0].key) in homonyms or (lang or "", words[0].key) in homonyms
         return "weak" if homonym or (length == 1 and not informative) else "strong"
 
     def _ner_verdict(
@@ -534,6 +535,8 @@ class Gazetteer:
                 continue
             # The span's type alone is not trusted: spaCy's small model calls Kyiv and Sudzha
             # persons. Only a longer span, with name words that are not the actor's, vetoes.
+            # A sentence's first word inside the span still counts: NER put it in the name
+            # (Emine Erdogan), even if natasha sometimes takes a preposition along.
             outside = (
                 t for t in tokens if span_start <= t.start < span_end and not begin <= t.start < end
             )
@@ -717,9 +720,10 @@ def _rules_for(actor: Actor, latin_words: set[str]) -> _Rules:
             cyrillic, latin = _word_keys(word, latin_words)
             own |= cyrillic | latin | {_skeleton(k) for k in latin}
             own.add(_skeleton(_fold_latin(word)))
-    homonyms: set[str] = set()
-    for word in actor.homonyms:
-        homonyms |= cyrillic_forms(word) if _CYRILLIC.search(word) else {_fold_latin(word)}
+    homonyms: set[tuple[str, str]] = set()
+    for lang, word in actor.homonyms:
+        forms = cyrillic_forms(word) if _CYRILLIC.search(word) else {_fold_latin(word)}
+        homonyms |= {(lang, form) for form in forms}
     exclude = tuple(
         phrase
         for phrase in (tuple(surface_key(w) for w in _LETTERS.findall(p)) for p in actor.exclude)
