@@ -117,7 +117,7 @@ def test_histogram_day_sets_the_date_range(page: Any, stack: Stack) -> None:
 
 
 def test_keyboard_moves_opens_expands_and_helps(page: Any, stack: Stack) -> None:
-    search(page, stack, "Kursk")
+    search(page, stack, "Russia")
     page.locator("body").click(position={"x": 5, "y": 300})
     page.keyboard.press("/")
     assert page.evaluate("document.activeElement.id") == "q"
