@@ -123,6 +123,40 @@ class Settings(BaseSettings):
         description="Retries of a batch while a backend is down (backoff 2 s doubling to 60 s: "
         "20 retries wait about 16 minutes), then it is dead-lettered",
     )
+    alert_state_days: int = Field(
+        14, ge=1, description="Alerts: days a (rule, story) alert is remembered (copies join it)"
+    )
+    alert_public_url: str | None = Field(
+        None, description="Alerts: the web app's base URL, for story links in messages"
+    )
+    webhook_allow_networks: str = Field(
+        "",
+        description="Alerts: CIDRs a webhook URL may resolve to despite being private/loopback "
+        "(NEWSWIRE_FEED_ALLOW_NETWORKS applies too)",
+    )
+    webhook_timeout_seconds: float = Field(10.0, gt=0, description="Alerts: webhook POST timeout")
+    alert_retry_max_attempts: int = Field(
+        8, ge=1, description="Alerts: attempts per delivery before it is dead-lettered"
+    )
+    alert_retry_base_seconds: float = Field(
+        10.0, gt=0, description="Alerts: first retry delay, doubling per attempt (with jitter)"
+    )
+    alert_retry_max_seconds: float = Field(
+        3600.0, gt=0, description="Alerts: longest delay between two delivery attempts"
+    )
+    alert_sweep_seconds: float = Field(
+        2.0, gt=0, description="Beat: how often due, retried and held deliveries are sent"
+    )
+    alert_digest_tick_seconds: float = Field(
+        60.0, gt=0, description="Beat: how often finished digest periods are composed"
+    )
+    smtp_host: str | None = Field(None, description="Alerts: SMTP server; unset: e-mail is off")
+    smtp_port: int = Field(587, ge=1, le=65535, description="Alerts: SMTP port")
+    smtp_starttls: bool = Field(True, description="Alerts: STARTTLS before authenticating")
+    smtp_username: str | None = Field(None, description="Alerts: SMTP user (unset: no login)")
+    smtp_password: str | None = Field(None, description="Alerts: SMTP password")
+    smtp_sender: str = Field("newswire@localhost", description="Alerts: From address of e-mails")
+    smtp_timeout_seconds: float = Field(20.0, gt=0, description="Alerts: SMTP timeout")
 
     @model_validator(mode="after")
     def _urls_follow_ports(self) -> Self:
@@ -133,7 +167,7 @@ class Settings(BaseSettings):
             object.__setattr__(self, "redis_url", f"redis://127.0.0.1:{self.redis_port}/0")
         return self
 
-    @field_validator("feed_allow_networks")
+    @field_validator("feed_allow_networks", "webhook_allow_networks")
     @classmethod
     def _valid_networks(cls, value: str) -> str:
         for part in filter(None, (p.strip() for p in value.split(","))):
@@ -144,6 +178,13 @@ class Settings(BaseSettings):
     def allowed_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
         parts = filter(None, (p.strip() for p in self.feed_allow_networks.split(",")))
         return tuple(ipaddress.ip_network(p, strict=False) for p in parts)
+
+    @property
+    def webhook_allowed_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        """Networks a webhook may reach: the feeds' allowance plus the webhook-only one."""
+        parts = filter(None, (p.strip() for p in self.webhook_allow_networks.split(",")))
+        own = tuple(ipaddress.ip_network(p, strict=False) for p in parts)
+        return self.allowed_networks + own
 
     @property
     def working_language_set(self) -> frozenset[str]:
