@@ -41,7 +41,19 @@ def create_app(settings: Settings) -> Celery:
                 "task": "newswire.schedule_due_feeds",
                 "schedule": settings.poll_tick_seconds,
                 "options": {"expires": settings.poll_tick_seconds},
-            }
+            },
+            # Alert deliveries that are due (retries, quiet time over, lost with a worker).
+            "sweep-alert-deliveries": {
+                "task": "newswire.sweep_alert_deliveries",
+                "schedule": settings.alert_sweep_seconds,
+                "options": {"expires": settings.alert_sweep_seconds},
+            },
+            # Digests of finished hourly/daily periods, once per rule and period.
+            "compose-alert-digests": {
+                "task": "newswire.compose_alert_digests",
+                "schedule": settings.alert_digest_tick_seconds,
+                "options": {"expires": settings.alert_digest_tick_seconds},
+            },
         },
     )
     return celery

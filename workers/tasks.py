@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
 import structlog
 from celery import Task
 
+from newswire.alerts import delivery as alert_delivery
+from newswire.alerts.rule_store import RuleStore, rule_store_for
 from newswire.backends import outage
 from newswire.feeds.polling import poll, poll_feeds, schedule_due
 from newswire.feeds.store import FeedStore
@@ -140,3 +144,51 @@ def process_articles(self: Task, articles: list[dict[str, Any]]) -> dict[str, An
             raise
         return _retry_or_dead_letter(self, exc, articles, redis_store)
     return report.as_dict()
+
+
+# -- alert deliveries (newswire/alerts/delivery.py owns the logic and the outbox) ---------------
+def _rule_store() -> RuleStore:
+    _, redis_store = _stores()
+    return rule_store_for(redis_store.client, get_settings())
+
+
+@app.task(name="newswire.deliver_alert", ignore_result=True)
+def deliver_alert(job_id: str) -> str:
+    """One attempt at an owed delivery; retries are scheduled in the outbox, not by Celery.
+
+    A Redis or Elasticsearch outage raises: the job stays leased in the outbox and the sweep
+    sends it again once the lease ends.
+    """
+    store, _ = _stores()
+    return alert_delivery.deliver(
+        job_id, rule_store=_rule_store(), search_store=store, settings=get_settings()
+    )
+
+
+def _dispatch_alerts(job_ids: Sequence[str]) -> None:
+    for job_id in job_ids:
+        deliver_alert.delay(job_id)
+
+
+# Jobs owed by a batch in this process go to a worker at once; the sweep is the safety net.
+alert_delivery.dispatch_with(_dispatch_alerts)
+
+
+@app.task(name="newswire.sweep_alert_deliveries", ignore_result=True)
+def sweep_alert_deliveries() -> int:
+    """Beat entry point: send the deliveries that are due (retries, held, lost with a worker)."""
+    due = alert_delivery.due_jobs(_rule_store(), now=datetime.now(UTC))
+    _dispatch_alerts(due)
+    return len(due)
+
+
+@app.task(name="newswire.compose_alert_digests", ignore_result=True)
+def compose_alert_digests(now: str | None = None) -> int:
+    """Beat entry point: each digest rule's finished period becomes one job per channel, once.
+
+    `now` (ISO 8601) composes as of another moment: a test, or catching up by hand.
+    """
+    moment = datetime.fromisoformat(now) if now else datetime.now(UTC)
+    jobs = alert_delivery.compose_digests(_rule_store(), now=moment)
+    _dispatch_alerts(jobs)
+    return len(jobs)

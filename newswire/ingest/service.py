@@ -13,6 +13,8 @@ from typing import Any
 
 import structlog
 
+from newswire.alerts import matching as alert_matching
+from newswire.alerts.rule_store import rule_store_for
 from newswire.alerts.store import AlertStore
 from newswire.ingest.store import RedisStore
 from newswire.ingest.translate import Translator, make_translator
@@ -157,9 +159,14 @@ def process_batch(
             report.dead_letters[doc["doc_id"]] = reason
             redis_store.dead_letter("article", reason, article.to_dict())
     with timed("alerts"):
-        # Existing ones too: a crash between indexing and alerting must not lose their alerts.
-        report.alerts = alert_store.match_alerts(
-            [*result.created, *report.existing, *report.versions]
+        # In memory, no refresh or search: the created documents as built; existing ones and
+        # new versions read back by id, so a crash between indexing and alerting loses nothing.
+        created = set(result.created)
+        report.alerts = alert_matching.alert_documents(
+            [doc for doc in placement.new if doc["doc_id"] in created],
+            [*report.existing, *report.versions],
+            store=store,
+            rule_store=rule_store_for(redis_store.client, settings),
         )
     for outcome, count in (
         ("indexed", len(report.indexed)),
