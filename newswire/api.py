@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from newswire.alerts.api import router as alerts_router
+from newswire.alerts.api import rules_router
 from newswire.feeds.api import router as feeds_router
 from newswire.http import install_error_handlers
 from newswire.ingest.api import router as ingest_router
@@ -23,6 +24,7 @@ install_error_handlers(app)
 for router in (
     search_router,
     alerts_router,
+    rules_router,
     ops_router,
     feeds_router,
     stories_router,

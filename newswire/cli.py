@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from newswire.alerts.cli import actors_app
+from newswire.alerts.cli import actors_app, rules_app
 from newswire.alerts.cli import alerts as alerts_command
 from newswire.console import DEBUG_KEY, BackendErrorsGroup
 from newswire.feeds.cli import app as feeds_app
@@ -38,6 +38,7 @@ def main(
 app.add_typer(actors_app, name="actors")
 app.add_typer(deadletter_app, name="deadletter")
 app.add_typer(feeds_app, name="feeds")
+app.add_typer(rules_app, name="rules")
 app.command("config")(ops.show_config)
 app.command("setup")(ops.setup)
 app.command("reindex")(ops.reindex)
