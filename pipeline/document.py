@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from pipeline.language import needs_translation
+from pipeline.lifecycle import visibility
 from pipeline.models import Article, DedupKeys, Entities, LanguageGuess
 from pipeline.stories import source_record
 
@@ -60,6 +61,25 @@ def build_document(
         "actors": list(entities.actors),
         # Every spelling of every tracked actor named, in all scripts: "Курск" finds "Kursk".
         "actor_names": list(actor_names),
+        # What the agency said about the item (pipeline/agency.py); feeds leave the defaults.
+        "slugline": article.slugline,
+        "byline": article.byline,
+        "dateline": article.dateline,
+        "urgency": article.urgency,
+        "subjects": list(article.subjects),
+        "subject_labels": list(article.subject_labels),
+        "keywords": list(article.keywords),
+        "genre": article.genre,
+        "agency": article.agency,
+        "agency_guid": article.agency_guid,
+        "agency_version": article.agency_version,
+        "pubstatus": article.pubstatus,
+        "embargo_until": article.embargo_until,
+        "is_correction": article.is_correction,
+        # True once any version was a correction, for the "corrections only" filter.
+        "corrected": article.is_correction,
+        # Search, facets, stories and alerts see only public documents (pipeline/lifecycle.py).
+        "visibility": visibility(article.pubstatus, article.embargo_until, indexed_at),
     }
     if language.code in ANALYSED_LANGUAGES:
         document[f"content_{language.code}"] = f"{article.title}\n\n{article.body}"

@@ -107,3 +107,54 @@ def test_working_language_needs_no_translation(article):
 def test_document_is_json_serialisable(article):
     document = _build(article, "en")
     assert json.loads(json.dumps(document)) == document
+
+
+def test_agency_fields_travel_into_the_document(article):
+    from dataclasses import replace
+
+    agency = replace(
+        article,
+        slugline="Calabria-sisma",
+        urgency=3,
+        subjects=("medtop:20000151", "subj:03015000"),
+        subject_labels=("terremoto", "earthquake"),
+        agency="AST",
+        agency_guid="urn:newsml:ast.example:1",
+        agency_version=2,
+        is_correction=True,
+    )
+    document = _build(agency, "it")
+    assert document["subjects"] == ["medtop:20000151", "subj:03015000"]
+    assert document["subject_labels"] == ["terremoto", "earthquake"]
+    assert (document["urgency"], document["agency_version"]) == (3, 2)
+    assert document["is_correction"] is True
+    assert document["corrected"] is True
+    assert document["visibility"] == "public"
+
+
+@pytest.mark.parametrize(
+    ("pubstatus", "embargo_until", "expected"),
+    [
+        ("usable", None, "public"),
+        ("usable", "2025-03-13T12:05:01+00:00", "embargoed"),
+        ("usable", "2025-03-13T12:05:00+00:00", "public"),
+        ("canceled", None, "withdrawn"),
+        ("withheld", None, "withdrawn"),
+    ],
+)
+def test_visibility_is_decided_at_indexing(article, pubstatus, embargo_until, expected):
+    from dataclasses import replace
+
+    changed = replace(article, pubstatus=pubstatus, embargo_until=embargo_until)
+    assert _build(changed, "en")["visibility"] == expected
+
+
+def test_feed_articles_are_public_and_uncorrected(article):
+    document = _build(article, "en")
+    assert (document["visibility"], document["pubstatus"], document["corrected"]) == (
+        "public",
+        "usable",
+        False,
+    )
+    assert document["subjects"] == []
+    assert document["urgency"] is None
