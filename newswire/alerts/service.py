@@ -38,13 +38,13 @@ class RuleNotFound(LookupError):
 
 
 def backfill_body(rule: AlertRule, *, since: str, size: int) -> dict[str, Any]:
-    """The search that finds a rule's candidates since a day: the search page's query and
-    filters plus the rule's own conditions. The in-memory matcher then confirms each hit."""
-    request = SearchRequest(
-        query=rule.query, filters=dict(rule.filters), date_from=since, collapse_stories=False
-    )
+    """The search for a rule's candidates indexed since a moment (what would have alerted):
+    the search page's query and filters plus the rule's own conditions. The in-memory matcher
+    then confirms each hit."""
+    request = SearchRequest(query=rule.query, filters=dict(rule.filters), collapse_stories=False)
     query = build_search_body(request)["query"]
     filters: list[dict[str, Any]] = query["bool"]["filter"]
+    filters.append({"range": {"indexed_at": {"gte": since}}})
     if rule.actors and rule.actors_mode == "all":
         filters.extend({"term": {"actors": a}} for a in rule.actors)
     elif rule.actors:
@@ -182,7 +182,7 @@ class AlertsService:
     def test_rule(
         self, rule: AlertRule | str, *, days: int = 7, now: datetime | None = None
     ) -> dict[str, Any]:
-        """Backfill: the stories the rule matches among the last `days` days, at once.
+        """Backfill: the stories the rule matches among articles of the last `days` days.
 
         Elasticsearch finds the candidates; the same matcher the workers run confirms each,
         so the list is what the rule would have alerted on. `search_only` lists hits the
@@ -191,7 +191,7 @@ class AlertsService:
         if not 1 <= days <= MAX_BACKFILL_DAYS:
             raise RuleError(f"days must be between 1 and {MAX_BACKFILL_DAYS}")
         chosen = self._get(rule) if isinstance(rule, str) else rule
-        since = ((now or datetime.now(UTC)) - timedelta(days=days)).date().isoformat()
+        since = ((now or datetime.now(UTC)) - timedelta(days=days)).isoformat()
         response = self.search.search(backfill_body(chosen, since=since, size=BACKFILL_LIMIT))
         hits = [h["_source"] for h in response["hits"]["hits"]]
         matcher = RuleMatcher.build([replace(chosen, enabled=True)])
