@@ -18,7 +18,16 @@ FACETS = {
     "place": "places",
     "category": "categories",
     "actor": "actors",
+    # Agency metadata (pipeline/agency.py): IPTC urgency 1-9, subject ids ("medtop:20000151").
+    "urgency": "urgency",
+    "subject": "subjects",
 }
+# Facets counted by id whose buckets also carry a readable label (SearchResult.facet_labels):
+# facet name -> (id field, label field in the same order).
+LABELLED_FACETS = {"subject": ("subjects", "subject_labels")}
+# Whatever the request, these documents stay out of hits, facets and story summaries unless
+# `include_hidden` is set (pipeline/lifecycle.py: killed, withheld or still embargoed).
+HIDDEN_VISIBILITIES = ("embargoed", "withdrawn")
 # The neutral fields find every article; content_* add stemmed matches in each language, so a
 # query needs no language of its own ("negotiation" finds "negotiations").
 TEXT_FIELDS = ("title^3", "summary^2", "body", "content_*", "actor_names")
@@ -54,6 +63,10 @@ class SearchRequest:
     cursor: bool = False
     # Facets whose values the user expanded ("show more"), with how many to count.
     facet_sizes: dict[str, int] = field(default_factory=dict)
+    # Only articles of which some version was a correction.
+    corrections_only: bool = False
+    # Embargoed and withdrawn articles too (admins only: the interfaces check that).
+    include_hidden: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +107,8 @@ class SearchResult:
     next_after: tuple[str | int | float, ...] | None = None
     # Newest indexed_at among all matches: the watermark for "N new stories since".
     latest_indexed_at: str | None = None
+    # Readable labels of labelled facets' ids: {"subject": {"medtop:20000151": "earthquake"}}.
+    facet_labels: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 def facet_filters(**values: Sequence[str] | None) -> dict[str, tuple[str, ...]]:
@@ -165,7 +180,18 @@ def _query(request: SearchRequest) -> dict[str, Any]:
         if request.date_to:
             bounds["lte"] = request.date_to
         filters.append({"range": {"published_at": bounds}})
-    return {"bool": {"must": must or [{"match_all": {}}], "filter": filters}}
+    if request.corrections_only:
+        filters.append({"term": {"corrected": True}})
+    boolean: dict[str, Any] = {"must": must or [{"match_all": {}}], "filter": filters}
+    if not request.include_hidden:
+        boolean["must_not"] = [visibility_exclusion()]
+    return {"bool": boolean}
+
+
+def visibility_exclusion() -> dict[str, Any]:
+    """The clause that keeps embargoed and withdrawn articles out (a must_not: documents
+    indexed before visibility existed have none and stay visible)."""
+    return {"terms": {"visibility": list(HIDDEN_VISIBILITIES)}}
 
 
 def _cursor_sort(request: SearchRequest) -> list[Any]:
@@ -237,6 +263,11 @@ def build_search_body(request: SearchRequest) -> dict[str, Any]:
     if request.collapse_stories:
         body["collapse"] = {"field": "story_id"}
         body["aggs"]["stories"] = {"cardinality": {"field": "story_id"}}
+    for name, (id_field, label_field) in LABELLED_FACETS.items():
+        # One article per bucket says how its id reads; the ids alone are counted and filtered.
+        body["aggs"][name]["aggs"] = {
+            "label": {"top_hits": {"size": 1, "_source": [id_field, label_field]}}
+        }
     return body
 
 
@@ -268,6 +299,10 @@ def parse_search_response(response: dict[str, Any]) -> SearchResult:
         name: [(b["key"], b["doc_count"]) for b in aggs.get(name, {}).get("buckets", [])]
         for name in FACETS
     }
+    facet_labels = {
+        name: _bucket_labels(aggs.get(name, {}), *fields)
+        for name, fields in LABELLED_FACETS.items()
+    }
     histogram = [
         (b["key_as_string"][:10], b["doc_count"]) for b in aggs.get("day", {}).get("buckets", [])
     ]
@@ -283,7 +318,20 @@ def parse_search_response(response: dict[str, Any]) -> SearchResult:
         histogram=histogram,
         next_after=next_after,
         latest_indexed_at=latest,
+        facet_labels=facet_labels,
     )
+
+
+def _bucket_labels(aggregation: dict[str, Any], id_field: str, label_field: str) -> dict[str, str]:
+    labels: dict[str, str] = {}
+    for bucket in aggregation.get("buckets", []):
+        hits = bucket.get("label", {}).get("hits", {}).get("hits", [])
+        source = hits[0].get("_source", {}) if hits else {}
+        ids, names = source.get(id_field) or [], source.get(label_field) or []
+        key = str(bucket["key"])
+        position = ids.index(key) if key in ids else -1
+        labels[key] = names[position] if 0 <= position < len(names) else key
+    return labels
 
 
 def encode_cursor(values: Sequence[str | int | float]) -> str:
@@ -350,11 +398,15 @@ def parse_new_since(response: dict[str, Any]) -> NewSince:
 STORY_SOURCES = 50
 
 
-def story_summary_body(story_ids: list[str]) -> dict[str, Any]:
-    """Request for the size, sources and languages of each story on a page of hits."""
+def story_summary_body(story_ids: list[str], *, public_only: bool = False) -> dict[str, Any]:
+    """Request for the size, sources and languages of each story on a page of hits
+    (`public_only`: without embargoed and withdrawn members)."""
+    query: dict[str, Any] = {"terms": {"story_id": story_ids}}
+    if public_only:
+        query = {"bool": {"filter": [query], "must_not": [visibility_exclusion()]}}
     return {
         "size": 0,
-        "query": {"terms": {"story_id": story_ids}},
+        "query": query,
         "aggs": {
             "stories": {
                 "terms": {"field": "story_id", "size": max(1, len(story_ids))},

@@ -346,3 +346,77 @@ def test_parse_new_since():
     )
     nothing = {"hits": {"total": {"value": 0}, "hits": []}, "aggregations": {}}
     assert parse_new_since(nothing) == NewSince(stories=0, articles=0, latest_indexed_at=None)
+
+
+# -- agency facets, corrections and visibility (issue 13) --------------------------------------
+def test_hidden_articles_are_excluded_by_default_everywhere():
+    request = SearchRequest(query="Cosenza", filters={"language": ("it",)})
+    hidden = {"terms": {"visibility": ["embargoed", "withdrawn"]}}
+    assert build_search_body(request)["query"]["bool"]["must_not"] == [hidden]
+    assert new_since_body(request, "2025-12-03T00:00:00Z")["query"]["bool"]["must_not"] == [hidden]
+    shown = build_search_body(SearchRequest(query="Cosenza", include_hidden=True))
+    assert "must_not" not in shown["query"]["bool"]
+
+
+def test_story_summaries_can_leave_hidden_members_out():
+    from pipeline.search import story_summary_body
+
+    body = story_summary_body(["s1"], public_only=True)
+    assert body["query"] == {
+        "bool": {
+            "filter": [{"terms": {"story_id": ["s1"]}}],
+            "must_not": [{"terms": {"visibility": ["embargoed", "withdrawn"]}}],
+        }
+    }
+
+
+def test_corrections_only_filters_on_corrected():
+    body = build_search_body(SearchRequest(corrections_only=True))
+    assert body["query"]["bool"]["filter"] == [{"term": {"corrected": True}}]
+    assert {"term": {"corrected": True}} not in build_search_body(SearchRequest())["query"]["bool"][
+        "filter"
+    ]
+
+
+def test_urgency_and_subject_facets_filter_by_id():
+    body = build_search_body(
+        SearchRequest(filters={"urgency": ("1", "2"), "subject": ("medtop:20000151",)})
+    )
+    assert body["query"]["bool"]["filter"] == [
+        {"terms": {"urgency": ["1", "2"]}},
+        {"terms": {"subjects": ["medtop:20000151"]}},
+    ]
+    assert body["aggs"]["urgency"]["terms"]["field"] == "urgency"
+    assert body["aggs"]["subject"]["terms"]["field"] == "subjects"
+    assert body["aggs"]["subject"]["aggs"]["label"]["top_hits"]["size"] == 1
+
+
+def test_subject_buckets_carry_the_label_of_their_id():
+    def bucket(key, count, ids, labels):
+        source = {"subjects": ids, "subject_labels": labels}
+        return {"key": key, "doc_count": count, "label": {"hits": {"hits": [{"_source": source}]}}}
+
+    response = {
+        "hits": {"total": {"value": 3}, "hits": []},
+        "aggregations": {
+            "subject": {
+                "buckets": [
+                    bucket(
+                        "medtop:20000151",
+                        2,
+                        ["medtop:03000000", "medtop:20000151"],
+                        ["disaster", "earthquake"],
+                    ),
+                    bucket("subj:03015000", 1, ["subj:03015000"], []),
+                ]
+            },
+            "urgency": {"buckets": [{"key": "3", "doc_count": 3}]},
+        },
+    }
+    result = parse_search_response(response)
+    assert result.facets["subject"] == [("medtop:20000151", 2), ("subj:03015000", 1)]
+    assert result.facets["urgency"] == [("3", 3)]
+    # A document without a label for its id shows the id itself.
+    assert result.facet_labels == {
+        "subject": {"medtop:20000151": "earthquake", "subj:03015000": "subj:03015000"}
+    }
