@@ -5,14 +5,17 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
-from newswire.deps import search_store
+from newswire.deps import require_admin, search_store
 from newswire.search.service import search as run
 from pipeline.search import SearchRequest, facet_filters
 
 router = APIRouter(tags=["search"])
+# Optional here: only a search that includes hidden articles needs the admin token.
+_bearer = HTTPBearer(auto_error=False)
 
 
 class Hit(BaseModel):
@@ -38,6 +41,9 @@ class SearchResponse(BaseModel):
     hits: list[Hit]
     facets: dict[str, list[tuple[str, int]]]
     histogram: list[tuple[str, int]] = Field(description="(day, count) of matching articles")
+    facet_labels: dict[str, dict[str, str]] = Field(
+        default_factory=dict, description="Readable label of each id of a labelled facet (subject)"
+    )
 
 
 @router.get("/search", response_model=SearchResponse)
@@ -50,6 +56,17 @@ def search(
     place: Annotated[list[str] | None, Query()] = None,
     category: Annotated[list[str] | None, Query()] = None,
     actor: Annotated[list[str] | None, Query(description="Tracked actor id")] = None,
+    urgency: Annotated[list[str] | None, Query(description="Agency urgency, 1-9")] = None,
+    subject: Annotated[
+        list[str] | None, Query(description="Subject id, e.g. medtop:20000151")
+    ] = None,
+    corrections: Annotated[
+        bool, Query(description="Only articles with a corrected version")
+    ] = False,
+    include_hidden: Annotated[
+        bool, Query(description="Embargoed and withdrawn articles too (admin token needed)")
+    ] = False,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)] = None,
     date_from: Annotated[str | None, Query(alias="from", description="YYYY-MM-DD")] = None,
     date_to: Annotated[str | None, Query(alias="to", description="YYYY-MM-DD")] = None,
     page: Annotated[int, Query(ge=1)] = 1,
@@ -66,7 +83,11 @@ def search(
         place=place,
         category=category,
         actor=actor,
+        urgency=urgency,
+        subject=subject,
     )
+    if include_hidden:
+        require_admin(credentials)  # embargoed texts must not leak to readers
     request = SearchRequest(
         query=q,
         filters=filters,
@@ -76,14 +97,20 @@ def search(
         size=size,
         sort=sort,
         collapse_stories=collapse,
+        corrections_only=corrections,
+        include_hidden=include_hidden,
     )
     return asdict(run(search_store(), request))
 
 
 @router.get("/articles/{doc_id}")
 def article(doc_id: str) -> dict[str, Any]:
-    """One article; `body_html` is sanitised feed HTML, safe to display."""
+    """One article; `body_html` is sanitised feed HTML, safe to display.
+
+    A withdrawn article stays readable (flagged by `visibility` and `withdrawal`), for audit;
+    an embargoed one is not found until its embargo passes.
+    """
     found = search_store().get_article(doc_id)
-    if found is None:
+    if found is None or found.get("visibility") == "embargoed":
         raise HTTPException(404, f"no article {doc_id}")
     return found

@@ -19,6 +19,18 @@ def search(
     place: Annotated[list[str] | None, typer.Option(help="Filter: place")] = None,
     category: Annotated[list[str] | None, typer.Option(help="Filter: category")] = None,
     actor: Annotated[list[str] | None, typer.Option(help="Filter: tracked actor id")] = None,
+    urgency: Annotated[
+        list[str] | None, typer.Option(help="Filter: agency urgency, 1 (flash) to 9")
+    ] = None,
+    subject: Annotated[
+        list[str] | None, typer.Option(help="Filter: subject id, e.g. medtop:20000151")
+    ] = None,
+    corrections: Annotated[
+        bool, typer.Option("--corrections", help="Only articles with a corrected version")
+    ] = False,
+    include_hidden: Annotated[
+        bool, typer.Option("--include-hidden", help="Embargoed and withdrawn articles too")
+    ] = False,
     date_from: Annotated[
         str | None, typer.Option("--from", help="From date, e.g. 2025-03-01")
     ] = None,
@@ -42,6 +54,8 @@ def search(
         place=place,
         category=category,
         actor=actor,
+        urgency=urgency,
+        subject=subject,
     )
     request = SearchRequest(
         query=query,
@@ -52,6 +66,8 @@ def search(
         size=size,
         sort=sort,
         collapse_stories=collapse,
+        corrections_only=corrections,
+        include_hidden=include_hidden,
     )
     try:
         body = build_search_body(request)
@@ -81,8 +97,15 @@ def search(
                 highlight=False,
             )
     for name, buckets in result.facets.items():
+        labels = result.facet_labels.get(name, {})
         if buckets:
-            console.print(f"\n[bold]{name}[/bold]: " + ", ".join(f"{k} ({n})" for k, n in buckets))
+            console.print(
+                f"\n[bold]{name}[/bold]: "
+                + ", ".join(
+                    f"{labels[k]} [{k}] ({n})" if labels.get(k, k) != k else f"{k} ({n})"
+                    for k, n in buckets
+                )
+            )
     if result.histogram:
         console.print(
             "\n[bold]by day[/bold]: " + ", ".join(f"{d} ({n})" for d, n in result.histogram)
