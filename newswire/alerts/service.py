@@ -53,15 +53,14 @@ def backfill_body(rule: AlertRule, *, since: str, size: int) -> dict[str, Any]:
         filters.append({"terms": {"language": list(rule.languages)}})
     if rule.sources:
         filters.append({"terms": {"source": list(rule.sources)}})
-    must_not: list[dict[str, Any]] = []
+    # Extended, not replaced: the search page's query may exclude some documents already.
+    must_not: list[dict[str, Any]] = query["bool"].setdefault("must_not", [])
     if rule.exclude_actors:
         must_not.append({"terms": {"actors": list(rule.exclude_actors)}})
     must_not.extend(
         {"multi_match": {"query": t, "type": "phrase", "fields": list(_NEUTRAL_FIELDS)}}
         for t in rule.exclude_terms
     )
-    if must_not:
-        query["bool"]["must_not"] = must_not
     return {
         "query": query,
         "size": size,
