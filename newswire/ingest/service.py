@@ -40,6 +40,8 @@ class BatchReport:
     duplicates: dict[str, str] = field(default_factory=dict)
     dead_letters: dict[str, str] = field(default_factory=dict)
     versions: list[str] = field(default_factory=list)
+    # Articles a kill or withhold notice took out of search (their alerts are to be withdrawn).
+    withdrawn: list[str] = field(default_factory=list)
     alerts: int = 0
 
     def as_dict(self) -> dict[str, Any]:
@@ -49,6 +51,7 @@ class BatchReport:
             "duplicates": len(self.duplicates),
             "dead_letters": len(self.dead_letters),
             "versions": len(self.versions),
+            "withdrawn": len(self.withdrawn),
             "alerts": self.alerts,
         }
 
@@ -88,6 +91,7 @@ def process_batch(
             now=datetime.now(UTC),
         )
     report.duplicates.update(triage.duplicates)
+    report.withdrawn = triage.withdrawn
     fresh = triage.process
 
     with timed("language"):
@@ -150,7 +154,7 @@ def process_batch(
             now=now,
         )
     with timed("index"):
-        result = stories.create_articles(store, story_store, placement.new)
+        result = stories.create_articles(store, story_store, placement.new, now=now)
     report.indexed, report.existing = result.created, [*triage.unchanged, *result.existed]
     report.versions = placement.versions
     for article, doc in documents:
@@ -172,6 +176,7 @@ def process_batch(
         ("indexed", len(report.indexed)),
         ("existing", len(report.existing)),
         ("version", len(report.versions)),
+        ("withdrawn", len(report.withdrawn)),
         ("duplicate", len(report.duplicates)),
         ("dead_letter", len(report.dead_letters)),
     ):
@@ -216,5 +221,6 @@ def process_isolating(
         merged.duplicates.update(part.duplicates)
         merged.dead_letters.update(part.dead_letters)
         merged.versions += part.versions
+        merged.withdrawn += part.withdrawn
         merged.alerts += part.alerts
     return merged

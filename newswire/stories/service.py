@@ -1,5 +1,6 @@
-"""Story service around process_batch: exact-duplicate sources, article versions, story
-assignment, and reading stories back for the API and CLI.
+"""Story service around process_batch: exact-duplicate sources, article versions and the
+agency lifecycle (corrections, kills, embargo release), story assignment, and reading stories
+back for the API and CLI.
 
 Decisions are pure (pipeline/cluster.py, pipeline/stories.py); shared state is in Redis
 (newswire/stories/store.py) and in the articles index. Elasticsearch here has no scripting
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
@@ -23,9 +24,18 @@ from newswire.search.store import SearchStore, WriteResult
 from newswire.settings import Settings
 from newswire.stories.store import StoryStore
 from pipeline.cluster import ClusterConfig, Fingerprint, fingerprint
+from pipeline.lifecycle import (
+    EMBARGOED,
+    IGNORE,
+    WITHDRAW,
+    lifecycle_action,
+    release_embargo,
+    revise,
+    withdraw,
+)
 from pipeline.models import Article, DedupKeys
+from pipeline.search import visibility_exclusion
 from pipeline.stories import (
-    apply_version,
     known_texts,
     merge_sources,
     source_record,
@@ -102,6 +112,24 @@ def update_article(
     raise RuntimeError(f"article {doc_id} kept changing under {UPDATE_ATTEMPTS} updates")
 
 
+def change_article(
+    store: SearchStore,
+    doc_id: str,
+    change: Callable[[dict[str, Any]], dict[str, Any] | None],
+) -> bool:
+    """update_article, but True only when `change` did change the article."""
+    changed = False
+
+    def tracked(document: dict[str, Any]) -> dict[str, Any] | None:
+        nonlocal changed
+        revised = change(document)
+        changed = revised is not None
+        return revised
+
+    update_article(store, doc_id, tracked)
+    return changed
+
+
 # -- before enrichment: what each article of a batch is ----------------------------------------
 @dataclass(slots=True)
 class Triage:
@@ -116,6 +144,8 @@ class Triage:
     unchanged: list[str] = field(default_factory=list)
     # Indexed articles that a text in `process` updates.
     current: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Indexed articles a kill or withhold notice in the batch has just taken out of search.
+    withdrawn: list[str] = field(default_factory=list)
 
 
 def triage(
@@ -133,6 +163,9 @@ def triage(
     An exact copy (its text key belongs to the owner too) only adds its source to the owner.
     The source is parked in Redis before the owner is looked up, and the owner's worker drains
     it right after creating the article: whichever of the two runs second records it.
+
+    Agency items: a kill withdraws the indexed article here, before any enrichment; a version
+    no higher than the indexed one counts as unchanged (pipeline/lifecycle.py).
     """
     result = Triage()
     dup_index = [i for i, claim in enumerate(claims) if claim.is_duplicate]
@@ -152,9 +185,16 @@ def triage(
                 # text: index it on its own; clustering puts it in the same story.
                 log.info("version of an article in flight indexed alone", doc_id=key.doc_id)
             result.process.append((article, key))
+        elif (action := _action(document, article)) == WITHDRAW:
+            notice = article.to_dict()
+            if change_article(store, claim.owner, partial(withdraw, notice=notice, now=now)):
+                log.info("article withdrawn", doc_id=claim.owner, pubstatus=article.pubstatus)
+            result.withdrawn.append(claim.owner)
         elif key.content_hash in known_texts(document):
             result.unchanged.append(claim.owner)
             to_merge.setdefault(claim.owner, []).append(source_record(article, now))
+        elif action == IGNORE:
+            result.unchanged.append(claim.owner)
         else:
             result.process.append((article, replace(key, doc_id=claim.owner)))
             result.current[claim.owner] = document
@@ -163,6 +203,12 @@ def triage(
             to_merge.setdefault(owner, [])
     _merge_sources(store, story_store, to_merge)
     return result
+
+
+def _action(document: dict[str, Any], article: Article) -> str:
+    return lifecycle_action(
+        document, agency_version=article.agency_version, pubstatus=article.pubstatus
+    )
 
 
 def _add_sources(
@@ -225,7 +271,8 @@ def place(
         placement.new.append(document)
     for document in (d for d in documents if d["doc_id"] in current):
         doc_id = document["doc_id"]
-        if update_article(store, doc_id, partial(apply_version, incoming=document, now=now)):
+        # revise: feed versions as apply_version orders them; agency versions by their number.
+        if change_article(store, doc_id, partial(revise, incoming=document, now=now)):
             story_id = current[doc_id].get("story_id") or doc_id
             story_store.register_version(fingerprint_document(document), story_id)
             placement.versions.append(doc_id)
@@ -233,25 +280,68 @@ def place(
 
 
 def create_articles(
-    store: SearchStore, story_store: StoryStore, documents: Sequence[dict[str, Any]]
+    store: SearchStore,
+    story_store: StoryStore,
+    documents: Sequence[dict[str, Any]],
+    *,
+    now: datetime | None = None,
 ) -> WriteResult:
     """Create-only bulk write, then settle sources: drain those parked for the new articles,
-    and add ours to articles another worker created first (the same URL from two feeds)."""
+    and fold ours into articles created first (the same URL from two feeds, or two versions of
+    one agency item in one batch or in flight at once): its source, or its newer text."""
     result = store.create_articles(documents)
-    by_id = {doc["doc_id"]: doc for doc in documents}
+    moment = now or datetime.now(UTC)
     extra: dict[str, list[dict[str, Any]]] = {doc_id: [] for doc_id in result.created}
-    for doc_id in result.existed:
-        extra[doc_id] = list(by_id[doc_id].get("sources") or [])
+    existed = set(result.existed)
+    # In batch order, so versions of one item that arrived together apply in the order read.
+    for document in (d for d in documents if d["doc_id"] in existed):
+        update_article(store, document["doc_id"], partial(revise, incoming=document, now=moment))
+        extra.setdefault(document["doc_id"], [])
     _merge_sources(store, story_store, extra)
     return result
 
 
-# -- reading stories ---------------------------------------------------------------------------
-def story_members(store: SearchStore, story_id: str) -> list[dict[str, Any]]:
-    """Every indexed article of a story, oldest first."""
+def release_embargoes(store: SearchStore, *, now: datetime, limit: int = 500) -> list[str]:
+    """Make public every embargoed article whose embargo has passed; the ids released.
+
+    Idempotent: an article released by an earlier or concurrent run is left as it is.
+    """
     response = store.es.search(
         index=store.settings.articles_alias,
-        query={"term": {"story_id": story_id}},
+        query={
+            "bool": {
+                "filter": [
+                    {"term": {"visibility": EMBARGOED}},
+                    {"range": {"embargo_until": {"lte": now.isoformat()}}},
+                ]
+            }
+        },
+        size=limit,
+        sort=[{"embargo_until": "asc"}, {"doc_id": "asc"}],
+        source=False,
+    )
+    released = [
+        hit["_id"]
+        for hit in response["hits"]["hits"]
+        if change_article(store, hit["_id"], partial(release_embargo, now=now))
+    ]
+    if released:
+        log.info("embargoes released", articles=len(released))
+    return released
+
+
+# -- reading stories ---------------------------------------------------------------------------
+def story_members(
+    store: SearchStore, story_id: str, *, include_hidden: bool = False
+) -> list[dict[str, Any]]:
+    """Every indexed article of a story, oldest first; withdrawn and embargoed ones only with
+    `include_hidden` (a killed article is no longer one of the story's sources)."""
+    query: dict[str, Any] = {"term": {"story_id": story_id}}
+    if not include_hidden:
+        query = {"bool": {"filter": [query], "must_not": [visibility_exclusion()]}}
+    response = store.es.search(
+        index=store.settings.articles_alias,
+        query=query,
         size=MAX_STORY_MEMBERS,
         sort=[{"published_at": "asc"}, {"doc_id": "asc"}],
         source_excludes=["body_html", "content_*", "mentions", "previous_versions"],
@@ -259,26 +349,48 @@ def story_members(store: SearchStore, story_id: str) -> list[dict[str, Any]]:
     return [hit["_source"] for hit in response["hits"]["hits"]]
 
 
-def get_story(store: SearchStore, story_id: str, *, changes: bool = False) -> dict[str, Any] | None:
+def get_story(
+    store: SearchStore, story_id: str, *, changes: bool = False, include_hidden: bool = False
+) -> dict[str, Any] | None:
     """A story's representative, members, sources and languages; None if it has no article."""
-    members = story_members(store, story_id)
+    members = story_members(store, story_id, include_hidden=include_hidden)
     if not members:
         return None
     return story_view(story_id, members, changes=changes)
 
 
-def article_versions(store: SearchStore, doc_id: str) -> dict[str, Any] | None:
-    """An article's current version number and its previous texts, oldest first."""
+def article_versions(
+    store: SearchStore, doc_id: str, *, include_hidden: bool = False
+) -> dict[str, Any] | None:
+    """An article's current version number and its previous texts, oldest first.
+
+    Corrections are flagged on each version. A withdrawn article is shown, flagged, for
+    audit; an embargoed one only with `include_hidden`.
+    """
     alias = store.settings.articles_alias
     try:
         source = store.es.get(index=alias, id=doc_id)["_source"]
     except NotFoundError:
         return None
+    if source.get("visibility") == EMBARGOED and not include_hidden:
+        return None
+    current_fields = (
+        "title",
+        "body",
+        "content_hash",
+        "fetched_at",
+        "agency_version",
+        "is_correction",
+        "pubstatus",
+    )
     return {
         "doc_id": doc_id,
         "version": source.get("version", 1),
         "updated_at": source.get("updated_at"),
-        "current": {k: source.get(k) for k in ("title", "body", "content_hash", "fetched_at")},
+        "visibility": source.get("visibility", "public"),
+        "corrected": bool(source.get("corrected")),
+        "withdrawal": source.get("withdrawal"),
+        "current": {k: source.get(k) for k in current_fields},
         "previous_versions": source.get("previous_versions") or [],
     }
 
@@ -288,6 +400,8 @@ def article_changes(store: SearchStore, doc_id: str) -> dict[str, Any] | None:
     try:
         article = store.es.get(index=store.settings.articles_alias, id=doc_id)["_source"]
     except NotFoundError:
+        return None
+    if article.get("visibility") == EMBARGOED:
         return None
     story = story_view(
         article.get("story_id") or doc_id,
