@@ -104,6 +104,18 @@ class Settings(BaseSettings):
     max_feed_bytes: int = Field(15 * 1024 * 1024, description="Largest feed body accepted")
     max_redirects: int = Field(5, ge=0, description="Redirect hops followed per fetch")
     max_entries_per_feed: int = Field(500, ge=1, description="Entries taken from one document")
+    max_index_items: int = Field(
+        100, ge=0, description="Items fetched from one index document (package, Atom, URI list)"
+    )
+    embargo_release_seconds: float = Field(
+        30.0, gt=0, description="Beat: how often embargoes that have passed are released"
+    )
+    watch_interval_seconds: float = Field(
+        2.0, gt=0, description="`newswire watch`: seconds between scans of the drop folder"
+    )
+    watch_settle_seconds: float = Field(
+        3.0, ge=0, description="Drop folder: a file is read once its size and mtime held this long"
+    )
     user_agent: str = Field(
         "newswire/0.1 (feed poller)", description="HTTP User-Agent; add a contact URL"
     )

@@ -54,6 +54,12 @@ def create_app(settings: Settings) -> Celery:
                 "schedule": settings.alert_digest_tick_seconds,
                 "options": {"expires": settings.alert_digest_tick_seconds},
             },
+            # Embargoed agency items become searchable (and alert) once their time has passed.
+            "release-embargoes": {
+                "task": "newswire.release_embargoes",
+                "schedule": settings.embargo_release_seconds,
+                "options": {"expires": settings.embargo_release_seconds},
+            },
         },
     )
     return celery

@@ -127,6 +127,26 @@ def poll_feed(self: Task, feed: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+@app.task(name="newswire.release_embargoes", ignore_result=True)
+def release_embargoes() -> dict[str, Any]:
+    """Beat entry point: make public the embargoed articles whose time has passed, then match
+    their alerts, held back while they were embargoed. Safe to run twice."""
+    from datetime import UTC, datetime
+
+    from newswire.alerts.matching import alert_documents
+    from newswire.alerts.rule_store import rule_store_for
+    from newswire.stories.service import release_embargoes as release
+
+    store, redis_store = _stores()
+    settings = get_settings()
+    released = release(store, now=datetime.now(UTC))
+    if released:
+        alert_documents(
+            [], released, store=store, rule_store=rule_store_for(redis_store.client, settings)
+        )
+    return {"released": len(released)}
+
+
 @app.task(bind=True, name="newswire.process_articles")
 def process_articles(self: Task, articles: list[dict[str, Any]]) -> dict[str, Any]:
     """Dedup, enrich, index and alert a batch; infrastructure errors retry with backoff."""
