@@ -1,5 +1,10 @@
 """Polling feeds: the beat tick that claims due feeds, and the async poller that polls them.
 
+A feed's URL may serve RSS/Atom/JSON Feed or an agency format (NewsML-G2, NITF, ninjs, IPTC
+7901; pipeline/agency.py detects which from the content). When it serves an index of agency
+items (a NewsML-G2 package, an Atom feed linking items by media type, a URI list), each item is
+fetched too, at most NEWSWIRE_MAX_INDEX_ITEMS, through the same guarded client and limits.
+
 One poll: take the feed's lease (a Lua script: never two polls of a feed at once, and a task
 whose claim is stale stands down), wait for the host's turn (per-host concurrency and minimum
 delay, across all workers), fetch with conditional GET, parse and keep the entries this feed has
@@ -28,10 +33,11 @@ from newswire.feeds.fetch import FetchError, FetchResult, fetch, fetch_feed, mak
 from newswire.feeds.store import AsyncFeedStore, FeedRecord, FeedStore, host_of
 from newswire.metrics import FEED_ENTRIES, FEED_POLLS, timed
 from newswire.settings import Settings
+from pipeline.agency import item_links, parse_document
 from pipeline.charset import to_utf8
 from pipeline.dedup import dedup_keys
 from pipeline.feedlist import FeedConfig, FeedListError, parse_feed_list
-from pipeline.feeds import FeedParseError, parse_feed
+from pipeline.feeds import FeedParseError
 from pipeline.models import Article
 from pipeline.normalise import normalise_entry
 from pipeline.schedule import (
@@ -69,15 +75,27 @@ Enqueue = Callable[[list[Article]], object]
 def articles_from_feed(
     content: bytes, *, feed_id: str, source: str | None, settings: Settings
 ) -> list[Article]:
-    """Parse and normalise one feed document."""
+    """Parse and normalise one feed or agency document (its format told by its content)."""
     with timed("parse"):
-        parsed = parse_feed(
+        parsed = parse_document(
             content, feed_id=feed_id, source_name=source, max_entries=settings.max_entries_per_feed
         )
     FEED_ENTRIES.inc(len(parsed.entries))
     now = datetime.now(UTC)
     with timed("normalise"):
         return [normalise_entry(entry, fetched_at=now) for entry in parsed.entries]
+
+
+def index_links(content: bytes, *, base_url: str, settings: Settings) -> list[str]:
+    """The agency items an index document lists, at most max_index_items; [] for a document."""
+    return item_links(content, base_url=base_url)[: settings.max_index_items]
+
+
+def seen_key(article: Article) -> str:
+    """What the poller remembers an entry by. Every version of an agency item shares one doc
+    id, so its text is part of the key: a correction or a kill is news to the poller."""
+    keys = dedup_keys(article)
+    return f"{keys.doc_id}:{keys.content_hash}" if article.agency_guid else keys.doc_id
 
 
 def fetch_once(url: str, settings: Settings, state: dict[str, str]) -> FetchResult:
@@ -227,20 +245,50 @@ class Poller:
                 await asyncio.shield(self.store.host_release(host, token))
 
     async def _fetch(self, record: FeedRecord) -> FetchResult:
+        return await self._fetch_url(
+            record.config.url, etag=record.state.etag, last_modified=record.state.last_modified
+        )
+
+    async def _fetch_url(
+        self, url: str, *, etag: str | None = None, last_modified: str | None = None
+    ) -> FetchResult:
         settings = self.settings
-        async with self._host_turn(host_of(record.config.url)):
+        async with self._host_turn(host_of(url)):
             return await fetch(
                 self.client,
-                record.config.url,
+                url,
                 max_bytes=settings.max_feed_bytes,
                 max_redirects=settings.max_redirects,
                 user_agent=settings.user_agent,
                 deadline=settings.fetch_timeout_seconds,
-                etag=record.state.etag,
-                last_modified=record.state.last_modified,
+                etag=etag,
+                last_modified=last_modified,
             )
 
-    def _articles(self, config: FeedConfig, fetched: FetchResult) -> list[Article]:
+    async def _index_items(self, config: FeedConfig, links: Sequence[str]) -> list[Article]:
+        """Fetch and parse each item of an index; one bad item is skipped, all bad is an error."""
+        articles: list[Article] = []
+        failures: list[str] = []
+        for link in links:
+            try:
+                fetched = await self._fetch_url(link)
+                articles += self._parse(config, fetched)
+            except (FetchError, FeedParseError) as exc:
+                failures.append(f"{link}: {exc}")
+        if failures:
+            log.warning("index items failed", feed=config.id, failed=len(failures), of=len(links))
+            if len(failures) == len(links):
+                raise FeedParseError(f"all {len(links)} index items failed; {failures[0]}")
+        return articles
+
+    async def _articles(self, config: FeedConfig, fetched: FetchResult) -> list[Article]:
+        content = to_utf8(fetched.content, fetched.content_type)
+        links = index_links(content, base_url=fetched.url or config.url, settings=self.settings)
+        if links:
+            return await self._index_items(config, links)
+        return self._parse(config, fetched)
+
+    def _parse(self, config: FeedConfig, fetched: FetchResult) -> list[Article]:
         articles = articles_from_feed(
             to_utf8(fetched.content, fetched.content_type),
             feed_id=config.id,
@@ -274,8 +322,8 @@ class Poller:
                     max_age=max_age,
                 )
             else:
-                articles = self._articles(config, fetched)
-                keys = {dedup_keys(a).doc_id: a for a in articles}
+                articles = await self._articles(config, fetched)
+                keys = {seen_key(a): a for a in articles}
                 unseen = await self.store.unseen(config.id, list(keys))
                 new_articles = [a for k, a in keys.items() if k in unseen]
                 seen = list(keys)
@@ -445,12 +493,19 @@ def poll(feed: FeedConfig, *, settings: Settings) -> PollOutcome:
     """
     try:
         fetched = fetch_once(feed.url, settings, {})
-        articles = articles_from_feed(
-            to_utf8(fetched.content, fetched.content_type),
-            feed_id=feed.id,
-            source=feed.source,
-            settings=settings,
-        )
+        content = to_utf8(fetched.content, fetched.content_type)
+        links = index_links(content, base_url=fetched.url or feed.url, settings=settings)
+        documents = [content] if not links else []
+        for link in links:
+            item = fetch_once(link, settings, {})
+            documents.append(to_utf8(item.content, item.content_type))
+        articles = [
+            article
+            for document in documents
+            for article in articles_from_feed(
+                document, feed_id=feed.id, source=feed.source, settings=settings
+            )
+        ]
     except FetchError as exc:
         FEED_POLL_ERRORS.labels(_error_kind(exc)).inc()
         return PollOutcome(status="error", error=str(exc), transient=exc.transient)
