@@ -128,7 +128,8 @@ def hostile_articles(settings: Settings) -> list[Article]:
     )
 
 
-@pytest.fixture(scope="session")
+# Package scope: its worker and uvicorn stop once the browser tests are done.
+@pytest.fixture(scope="package")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     if not CHROMIUM.exists() or not AXE.exists():
         pytest.fail("chromium or axe-core is missing: run scripts/browser", pytrace=False)
@@ -177,7 +178,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             feeds.client.delete(*keys)
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: while Playwright's sync API is open it leaves an asyncio loop
+# marked as running on this thread, and every later asyncio.run() (the feed fetcher, the
+# webhook sender) in the rest of the suite would fail.
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
