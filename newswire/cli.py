@@ -13,6 +13,7 @@ from newswire.console import DEBUG_KEY, BackendErrorsGroup
 from newswire.feeds.cli import app as feeds_app
 from newswire.ingest.cli import deadletter_app
 from newswire.ingest.cli import ingest as ingest_command
+from newswire.ingest.cli import watch as watch_command
 from newswire.ops import cli as ops
 from newswire.search.cli import search as search_command
 from newswire.stories.cli import story as story_command
@@ -43,6 +44,7 @@ app.command("config")(ops.show_config)
 app.command("setup")(ops.setup)
 app.command("reindex")(ops.reindex)
 app.command("ingest")(ingest_command)
+app.command("watch")(watch_command)
 app.command("search")(search_command)
 app.command("story")(story_command)
 app.command("alerts")(alerts_command)
