@@ -982,6 +982,9 @@ class AlertState:
     """The alert record of one (rule, story): its articles with the text version last seen.
 
     `sequence` counts the deliveries the alert asked for: 1 for the first, +1 per update.
+    `dropped` keeps the articles a kill or withhold took out of the alert (with the version they
+    had), and `withdrawn_at` is set once none of its articles is visible any more
+    (pipeline/withdrawal.py).
     """
 
     alert_id: str
@@ -991,6 +994,8 @@ class AlertState:
     sequence: int = 1
     created_at: str | None = None
     updated_at: str | None = None
+    dropped: dict[str, int] = field(default_factory=dict)
+    withdrawn_at: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-compatible dict for the alert store."""
@@ -1001,7 +1006,8 @@ class AlertState:
         """Rebuild a stored alert record; unknown keys ignored."""
         known = set(cls.__dataclass_fields__)
         values = {k: v for k, v in data.items() if k in known}
-        values["articles"] = {str(k): int(v) for k, v in (values.get("articles") or {}).items()}
+        for name in ("articles", "dropped"):
+            values[name] = {str(k): int(v) for k, v in (values.get(name) or {}).items()}
         return cls(**values)
 
 
@@ -1046,6 +1052,10 @@ def decide(
             updated_at=stamp,
         )
         return Decision("alert", state)
+    if already.withdrawn_at is not None or (
+        match.doc_id in already.dropped and match.doc_id not in already.articles
+    ):
+        return _after_withdrawal(match, already, stamp)
     seen = already.articles.get(match.doc_id)
     if seen is not None and match.version <= seen:
         # The same text again: a retried task or a re-run over indexed documents.
@@ -1057,6 +1067,27 @@ def decide(
         state = replace(already, articles=articles, sequence=already.sequence + 1, updated_at=stamp)
         return Decision("update", state)
     return Decision("record", replace(already, articles=articles, updated_at=stamp))
+
+
+def _after_withdrawal(match: RuleMatch, already: AlertState, stamp: str) -> Decision:
+    gone = already.dropped.get(match.doc_id)
+    if gone is not None and match.version <= gone:
+        # The text a kill or withhold took out of the alert does not come back by itself.
+        return Decision("ignore", already)
+    if already.withdrawn_at is None:
+        # A later version of a dropped article (a withheld item released): it joins again.
+        articles = {**already.articles, match.doc_id: match.version}
+        return Decision("append", replace(already, articles=articles, updated_at=stamp))
+    # A withdrawn alert whose story has a visible match again (a new copy, or a withheld item
+    # released by a later version) is raised again, as a new delivery.
+    state = replace(
+        already,
+        articles={match.doc_id: match.version},
+        sequence=already.sequence + 1,
+        withdrawn_at=None,
+        updated_at=stamp,
+    )
+    return Decision("alert", state)
 
 
 def quiet_hours(quiet: Quiet) -> tuple[time, time] | None:

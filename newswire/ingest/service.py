@@ -172,6 +172,11 @@ def process_batch(
             store=store,
             rule_store=rule_store_for(redis_store.client, settings),
         )
+        # Kills and withholds take their articles out of the alerts listing them (and withdraw
+        # an alert left with no visible article), in one Redis transaction for the batch.
+        alert_matching.withdraw_alerts(
+            report.withdrawn, store=store, rule_store=rule_store_for(redis_store.client, settings)
+        )
     for outcome, count in (
         ("indexed", len(report.indexed)),
         ("existing", len(report.existing)),
