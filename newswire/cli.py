@@ -10,6 +10,7 @@ import typer
 from newswire.alerts.cli import actors_app, rules_app
 from newswire.alerts.cli import alerts as alerts_command
 from newswire.console import DEBUG_KEY, BackendErrorsGroup
+from newswire.entities.cli import app as entities_app
 from newswire.feeds.cli import app as feeds_app
 from newswire.ingest.cli import deadletter_app
 from newswire.ingest.cli import ingest as ingest_command
@@ -38,6 +39,7 @@ def main(
 
 app.add_typer(actors_app, name="actors")
 app.add_typer(deadletter_app, name="deadletter")
+app.add_typer(entities_app, name="entities")
 app.add_typer(feeds_app, name="feeds")
 app.add_typer(rules_app, name="rules")
 app.command("config")(ops.show_config)

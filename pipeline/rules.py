@@ -37,7 +37,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import snowballstemmer
 from anyascii import anyascii
 
-from pipeline.search import FACETS
+from pipeline.search import FACETS, NAME_FIELDS
 
 ActorsMode = Literal["any", "all"]
 Frequency = Literal["instant", "hourly", "daily"]
@@ -671,7 +671,9 @@ class DocumentView:
             self.stemmed = _Field(content, stems)
             self.stemmed_words = set(stems.values())
         self.keywords = {
+            # Entity facets filter by registry id or by the name as written (pipeline/search.py).
             name: frozenset(_values(document.get(field_name)))
+            | frozenset(_values(document.get(NAME_FIELDS.get(name, ""))))
             for name, field_name in FACETS.items()
         }
         self._ordered: tuple[list[str], list[str]] | None = None

@@ -13,9 +13,10 @@ from typing import Any
 FACETS = {
     "source": "source",
     "language": "language",
-    "person": "persons",
-    "organisation": "organisations",
-    "place": "places",
+    # Entity registry ids (newswire/entities/): one bucket per entity in every script.
+    "person": "person_ids",
+    "organisation": "organisation_ids",
+    "place": "place_ids",
     "category": "categories",
     "actor": "actors",
     # Agency metadata (pipeline/agency.py): IPTC urgency 1-9, subject ids ("medtop:20000151").
@@ -25,6 +26,8 @@ FACETS = {
 # Facets counted by id whose buckets also carry a readable label (SearchResult.facet_labels):
 # facet name -> (id field, label field in the same order).
 LABELLED_FACETS = {"subject": ("subjects", "subject_labels")}
+# Entity facets filter by id or, as before the registry, by the name as written.
+NAME_FIELDS = {"person": "persons", "organisation": "organisations", "place": "places"}
 # Whatever the request, these documents stay out of hits, facets and story summaries unless
 # `include_hidden` is set (pipeline/lifecycle.py: killed, withheld or still embargoed).
 HIDDEN_VISIBILITIES = ("embargoed", "withdrawn")
@@ -170,6 +173,16 @@ def _query(request: SearchRequest) -> dict[str, Any]:
         )
     filters: list[dict[str, Any]] = [
         {"terms": {FACETS[name]: list(values)}}
+        if name not in NAME_FIELDS
+        else {
+            "bool": {
+                "should": [
+                    {"terms": {FACETS[name]: list(values)}},
+                    {"terms": {NAME_FIELDS[name]: list(values)}},
+                ],
+                "minimum_should_match": 1,
+            }
+        }
         for name, values in request.filters.items()
         if values
     ]

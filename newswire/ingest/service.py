@@ -16,6 +16,7 @@ import structlog
 from newswire.alerts import matching as alert_matching
 from newswire.alerts.rule_store import rule_store_for
 from newswire.alerts.store import AlertStore
+from newswire.entities import service as entity_registry
 from newswire.ingest.store import RedisStore
 from newswire.ingest.translate import Translator, make_translator
 from newswire.metrics import ALERTS, ARTICLES, timed
@@ -106,26 +107,34 @@ def process_batch(
             for a, _ in fresh
         ]
     with timed("entities"):
-        entities = extract_entities(
-            (
-                (lang.code, f"{a.title}\n\n{a.body}")
-                for (a, _), lang in zip(fresh, languages, strict=True)
+        # With registry ids per entity, one Redis round trip per batch (newswire/entities/).
+        registered = entity_registry.register_batch(
+            redis_store,
+            fresh,
+            languages,
+            extract_entities(
+                (
+                    (lang.code, f"{a.title}\n\n{a.body}")
+                    for (a, _), lang in zip(fresh, languages, strict=True)
+                ),
+                gazetteer=alert_store.gazetteer(),
             ),
-            gazetteer=alert_store.gazetteer(),
+            alert_store.gazetteer(),
         )
     now = datetime.now(UTC)
     allowed = store.article_fields
     documents = []
     with timed("document"):
-        for (article, key), lang, ents in zip(fresh, languages, entities, strict=True):
+        for (article, key), lang, found in zip(fresh, languages, registered, strict=True):
             doc = build_document(
                 article,
                 keys=key,
                 language=lang,
-                entities=ents,
+                entities=found.entities,
+                entity_ids=found.fields,
                 working_languages=settings.working_language_set,
                 indexed_at=now,
-                actor_names=alert_store.gazetteer().names(ents.actors),
+                actor_names=alert_store.gazetteer().names(found.entities.actors),
             )
             unknown = set(doc) - allowed
             if unknown:  # a code/mapping mismatch: keep the article rather than lose it

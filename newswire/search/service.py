@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from newswire.entities import service as entities
 from newswire.search.store import SearchStore
 from pipeline.search import (
     SearchRequest,
@@ -19,6 +20,9 @@ from pipeline.search import (
 def run_search(store: SearchStore, body: dict[str, Any]) -> SearchResult:
     """Run a search body; each hit also says how many articles and sources its story has."""
     result = parse_search_response(store.search(body))
+    # Entity facets count registry ids; the newsroom reads their display names.
+    registry = entities.entity_store_for(store.settings)
+    result = entities.label_facets(registry, result, store.settings.translation_target)
     story_ids = sorted({hit.story_id for hit in result.hits})
     if not story_ids:
         return result

@@ -29,7 +29,9 @@ def test_search_json_has_hits_facets_and_story_ids(ingested: list[dict[str, Any]
     assert body["total"] >= 3
     assert all("Valery Gerasimov" in hit["persons"] for hit in body["hits"])
     assert all(hit["story_id"] for hit in body["hits"])
-    assert dict(body["facets"]["person"])["Valery Gerasimov"] == body["total"]
+    labels = body["facet_labels"]["person"]
+    persons = {labels.get(key, key): count for key, count in body["facets"]["person"]}
+    assert persons["Valery Gerasimov"] == body["total"]
 
 
 def test_search_table_and_invalid_search(ingested: list[dict[str, Any]]) -> None:
