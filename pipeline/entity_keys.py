@@ -59,6 +59,8 @@ _LETTERS = str.maketrans({"c": "k", "q": "k", "w": "v", "y": "i"})
 # Inside a word "h" is silent in Latin spellings ("John", "Sarah") and absent in Cyrillic ones.
 _SILENT_H = re.compile(r"(?<=.)h")
 _VOWELS = re.compile(r"[aeiou]+")
+_VOWEL_J = re.compile(r"(?<=[aeiou])j(?![aeiou])")
+_UKRAINIAN = re.compile(r"[іїєґІЇЄҐ]")
 _REPEATS = re.compile(r"(.)\1+")
 _POSSESSIVE = re.compile(r"['’]s?$")
 # Words that do not make an organisation's name different ("Bank of Russia" = "Russia Bank" is
@@ -82,8 +84,14 @@ def skeleton(word: str, *, vowels: bool = False) -> str:
     `vowels`, for given names, the vowels stay apart: John and Jane are two people, while
     John and Джон, Sebastien and Себастьен still meet.
     """
-    latin = anyascii(_POSSESSIVE.sub("", word)).casefold()
+    word = _POSSESSIVE.sub("", word)
+    if _UKRAINIAN.search(word):
+        # Ukrainian г is h (Гілі = Healey), ґ is g; anyascii reads г the Russian way.
+        word = word.replace("г", "х").replace("Г", "Х")
+    latin = anyascii(word).casefold()
     latin = "".join(c for c in latin if "a" <= c <= "z")
+    # German and Polish j after a vowel is the й of Сергей (Sergej = Sergei).
+    latin = _VOWEL_J.sub("i", latin)
     for digraph, replacement in _DIGRAPHS:
         latin = latin.replace(digraph, replacement)
     latin = _SILENT_H.sub("", latin.translate(_LETTERS))
@@ -117,12 +125,40 @@ def script_of(name: str) -> str:
     return "latin" if _LATIN.search(name) else "other"
 
 
+# Organisations whose names differ by language beyond transliteration, with their acronyms.
+_ORGANISATIONS = {
+    "un": """United Nations|UN|ООН|Организация Объединенных Наций|Vereinte Nationen|ONU
+        |Naciones Unidas|Nations unies""",
+    "eu": """European Union|EU|ЕС|Евросоюз|Европейский союз|Євросоюз|ЄС|Європейський союз
+        |Europäische Union|Union européenne|UE|Unión Europea""",
+    "nato": "NATO|НАТО|OTAN|North Atlantic Treaty Organization",
+    "imf": "IMF|International Monetary Fund|МВФ|Международный валютный фонд|IWF|FMI",
+    "who": "WHO|World Health Organization|ВОЗ|Всемирная организация здравоохранения|OMS",
+    "osce": "OSCE|ОБСЕ|ОБСЄ|OSZE",
+    "iaea": "IAEA|International Atomic Energy Agency|МАГАТЭ|МАГАТЕ|AIEA|OIEA",
+    "kremlin": "Kremlin|the Kremlin|Кремль|Kreml",
+    "pentagon": "Pentagon|the Pentagon|Пентагон",
+    "reuters": "Reuters|Рейтер|Рейтерс",
+    "ecb": "ECB|European Central Bank|ЕЦБ|Европейский центральный банк|EZB|BCE",
+    "opec": "OPEC|ОПЕК",
+}
+_ORGANISATION_KEYS = {
+    " ".join(alias.casefold().replace(".", "").split()): key
+    for key, aliases in _ORGANISATIONS.items()
+    for alias in aliases.split("|")
+}
+
+
 def entity_key(name: str, entity_type: str) -> str:
     """The script-independent key of a canonical name of one type (see the module docstring)."""
     if entity_type == "place":
         place = find_place(name)
         if place:
             return place.id
+    if entity_type == "organisation":
+        known = _ORGANISATION_KEYS.get(" ".join(name.casefold().replace(".", "").split()))
+        if known:
+            return "org:" + known
     if is_acronym(name):
         return "acr:" + anyascii(name.replace(".", "")).casefold()
     parts = [skeleton(w) for w in words(name)]
