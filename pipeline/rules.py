@@ -694,8 +694,10 @@ class DocumentView:
 def _values(value: Any) -> Iterable[str]:
     if value is None:
         return ()
-    if isinstance(value, str):
-        return (value,)
+    # A single keyword may be a number (an agency item's urgency): compared as its string,
+    # as the keyword field indexes it.
+    if isinstance(value, str | int | float):
+        return (str(value),)
     return (str(v) for v in value)
 
 
