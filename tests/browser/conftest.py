@@ -51,6 +51,16 @@ WEB_PREFIX = f"{TEST_ENV['NEWSWIRE_INDEX_PREFIX']}-web"
 WEB_QUEUE = f"{TEST_ENV['NEWSWIRE_QUEUE']}-web"
 ADMIN_TOKEN = secrets.token_urlsafe(24)
 HOSTILE_FEED = ROOT / "tests" / "browser" / "hostile.rss"
+AGENCY = ROOT / "tests" / "data" / "agency"
+# Agency samples in the order a wire sends them: first versions, then a correction and a kill.
+AGENCY_FIRST = (
+    "calabria-v1.newsml.xml",
+    "disaster-aid.anpa1312.tst",
+    "qualite-air-embargo.newsml.xml",
+)
+AGENCY_LATER = ("calabria-v2-correction.newsml.xml", "disaster-aid-kill.anpa1312.tst")
+# The sample's embargo ended long ago; moved into the future it holds the item back.
+EMBARGO_SAMPLE = (b"2025-12-04T06:00:00+01:00", b"2099-12-04T06:00:00+01:00")
 
 
 @dataclass(frozen=True)
@@ -128,6 +138,15 @@ def hostile_articles(settings: Settings) -> list[Article]:
     )
 
 
+def agency_articles(names: tuple[str, ...], settings: Settings) -> list[Article]:
+    """Agency sample files as the drop folder would ingest them (the embargo moved ahead)."""
+    articles: list[Article] = []
+    for name in names:
+        content = (AGENCY / name).read_bytes().replace(*EMBARGO_SAMPLE)
+        articles += articles_from_feed(content, feed_id="agency", source=None, settings=settings)
+    return articles
+
+
 # Package scope: its worker and uvicorn stop once the browser tests are done.
 @pytest.fixture(scope="package")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
@@ -160,6 +179,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     running = Stack(url=url, settings=settings, search=search, feeds=feeds, env=env)
     try:
         running.ingest(seed_articles(settings) + hostile_articles(settings))
+        running.ingest(agency_articles(AGENCY_FIRST, settings))
+        running.ingest(agency_articles(AGENCY_LATER, settings))
         for path in sorted((ROOT / "seeds" / "feeds").iterdir()):
             feeds.add(FeedConfig(id=path.stem, url=f"https://feeds.example.org/{path.name}"))
         # A feed whose id, address and last error are hostile text, as a broken feed's can be.
