@@ -79,6 +79,7 @@ def test_embargoed_items_are_for_admins_only_and_flagged(page: Any, stack: Stack
     page.goto(f"{stack.url}/?q=particules&hidden=true")
     assert page.locator(".hit").count() == 0
     assert page.locator("#hidden").count() == 0
+    assert page.locator(".chip", has_text="embargoed and withdrawn").count() == 0
     assert page.goto(f"{stack.url}/go/article/{doc}").status == 404
     assert page.goto(f"{stack.url}/article/{doc}").status == 404
     login(page, stack, "/")

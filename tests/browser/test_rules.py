@@ -192,6 +192,18 @@ def test_inbox_shows_a_rule_alert_newest_first_and_marks_it_read(
     moments = [datetime.fromisoformat(m) for m in matched]
     assert moments == sorted(moments, reverse=True)
 
+    # The keyboard moves between alerts as between search hits.
+    page.locator("h1").click()
+    page.keyboard.press("j")
+    assert page.get_attribute("tr.hit.selected", "id") == "hit-1"
+    page.keyboard.press("j")
+    assert page.get_attribute("tr.hit.selected", "id") == "hit-2"
+    first = page.get_attribute("#hit-1", "data-href")
+    page.keyboard.press("k")
+    page.keyboard.press("o")
+    page.wait_for_url(re.compile(re.escape(first) + "$"))
+    page.go_back()
+
     page.select_option("#rule", "grain-watch")
     page.click("button:has-text('Filter')")
     page.wait_for_url(re.compile(r"rule=grain-watch"))
@@ -255,3 +267,20 @@ def test_unknown_rules_are_404_and_bad_test_days_say_why(
     response = page.goto(f"{stack.url}/watch/rules/kursk-days?test=400")
     assert response.status == 400
     assert "days must be between 1 and 90" in page.inner_text("#rule-error")
+
+
+def test_hostile_rule_values_render_inert(page: Any, stack: Stack, rules: RuleStore) -> None:
+    name = '<img src=x onerror="window.__pwned=1"> Kursk </td><script>window.__pwned=2</script>'
+    AlertsService(rules, stack.search, stack.settings).create_rule(
+        {"id": "hostile-rule", "name": name, "query": '"</textarea><b>x"', "owner": "<b>o</b>"}
+    )
+    for path in ("/watch/rules", "/watch/rules/hostile-rule?test=7"):
+        page.goto(stack.url + path)
+        assert name in page.inner_text("main")
+        assert page.locator("main img, main b, main script").count() == 0
+        assert page.evaluate("window.__pwned") is None
+        assert page.evaluate("window.__violations") == []
+    login(page, stack, "/watch/rules/hostile-rule/edit")
+    assert page.input_value("#name") == name
+    assert page.input_value("#query") == '"</textarea><b>x"'
+    assert page.locator("main b, main script").count() == 0
