@@ -23,6 +23,7 @@ from collections.abc import Iterable, Sequence
 from functools import cache
 from typing import Any
 
+from pipeline.entity_keys import is_known_acronym
 from pipeline.gazetteer import Gazetteer, name_key
 from pipeline.models import Entities, Mention
 from pipeline.places import find_place
@@ -74,6 +75,8 @@ _ORG_APPOSITION = re.compile(
     r"|union|council|committee|monitor|think tank)\b",
     re.IGNORECASE,
 )
+_REGION_WORDS = frozenset(("region", "oblast", "province", "district", "governorate"))
+_CREDIT_WORDS = frozenset(("reporting", "writing", "editing", "additional reporting"))
 _REGION_AFTER = re.compile(r"\s+(?:region|oblast|province|district|governorate)\b", re.I)
 # "MOSCOW, March 12 (Reuters) -", "KYIV (AP) —": a capitalised place that opens a paragraph.
 _DATELINE = re.compile(
@@ -141,7 +144,9 @@ def _headline_word(match: re.Match[str]) -> str:
     word = match.group(0)
     if word.casefold() in _HEADLINE_SMALL:
         return word.lower()
-    return word if len(word) <= 3 else word.capitalize()
+    if len(word) <= 2 or (len(word) <= 4 and is_known_acronym(word)):
+        return word  # "US", "EU", "ECB", "NATO"
+    return word.capitalize()
 
 
 def correct_english_spans(
@@ -155,13 +160,19 @@ def correct_english_spans(
     """
     credits = [m.span() for m in _CREDITS.finditer(text)]
     fixed: list[tuple[str, str]] = []
-    for start, end, spacy_label in spans:
+    for start, end, spacy_label in _split_at_lines(text, spans):
         label = spacy_label
         name = text[start:end]
         after = text[end : end + 80]
         words = name.split()
-        if label == "ORG" and len(words) == 1 and name.casefold() in _PORTFOLIO_WORDS:
+        if (
+            clean_mention(name)[:1].islower()  # "foreign ministry", "west coast": no name
+            or name.casefold() in _CREDIT_WORDS
+            or (label == "ORG" and len(words) == 1 and name.casefold() in _PORTFOLIO_WORDS)
+        ):
             continue
+        if label in {"GPE", "LOC"} and len(words) > 1 and words[-1].casefold() in _REGION_WORDS:
+            name = " ".join(words[:-1])  # "Shandong province", "Donetsk region" -> the place
         if (
             label == "ORG"
             and 2 <= len(words) <= 3
@@ -176,6 +187,20 @@ def correct_english_spans(
             label = "GPE"
         fixed.append((name, label))
     return fixed
+
+
+def _split_at_lines(
+    text: str, spans: Iterable[tuple[int, int, str]]
+) -> Iterable[tuple[int, int, str]]:
+    """Spans cut at line breaks: a headline's last words and the dateline are two names."""
+    for start, end, label in spans:
+        position = start
+        for piece in text[start:end].split("\n"):
+            stripped = piece.strip()
+            if stripped:
+                offset = position + piece.index(stripped)
+                yield offset, offset + len(stripped), label
+            position += len(piece) + 1
 
 
 def _not_a_place(name: str) -> bool:
@@ -308,6 +333,27 @@ def _full_name_is_person(
     return any(name == full_name and group == "persons" for name, group, _, _ in mentions)
 
 
+_ADJECTIVE_ENDINGS = ("ая", "яя", "ий", "ый", "ой", "ое", "ее", "ые", "ие")
+
+
+def _organisation_nominative(written: str, normal: str) -> str:
+    """An organisation's name with only its leading adjectives and head noun in the nominative.
+
+    natasha declines every word: "Банка России" -> "Банк Россия", "Совета Федерации" -> "Совет
+    Федерация"; the words after the head noun are its genitive complement and stay as written
+    ("Российская академия наук").
+    """
+    written_words, normal_words = written.split(), normal.split()
+    if len(written_words) != len(normal_words):
+        return normal
+    kept: list[str] = []
+    for index, word in enumerate(normal_words):
+        kept.append(word)
+        if not word.casefold().endswith(_ADJECTIVE_ENDINGS):
+            return " ".join([*kept, *written_words[index + 1 :]])
+    return normal
+
+
 def _russian_mentions(text: str) -> tuple[list[tuple[str, ...]], list[tuple[int, int, str]]]:
     from natasha import Doc
 
@@ -321,7 +367,10 @@ def _russian_mentions(text: str) -> tuple[list[tuple[str, ...]], list[tuple[int,
     mentions: list[tuple[str, ...]] = []
     for span in doc.spans:
         span.normalize(vocabulary)
-        mentions.append((span.text, span.type, span.normal or span.text))
+        normal = span.normal or span.text
+        if span.type == "ORG":
+            normal = _organisation_nominative(span.text, normal)
+        mentions.append((span.text, span.type, normal))
     return mentions, _grouped_spans((span.start, span.stop, span.type) for span in doc.spans)
 
 

@@ -149,6 +149,14 @@ _ORGANISATION_KEYS = {
 }
 
 
+def is_known_acronym(word: str) -> bool:
+    """An acronym the organisation table or the place gazetteer knows ("ECB", "USA", "UN")."""
+    if " ".join(word.casefold().split()) in _ORGANISATION_KEYS:
+        return True
+    place = find_place(word)
+    return place is not None and place.kind == "country"
+
+
 def entity_key(name: str, entity_type: str) -> str:
     """The script-independent key of a canonical name of one type (see the module docstring)."""
     if entity_type == "place":

@@ -108,3 +108,44 @@ def test_dateline_place_is_found_through_spacy():
     )
     assert "Tokyo" in found.places
     assert "TOKYO" not in found.organisations
+
+
+def test_spans_across_a_line_break_are_two_names_and_generic_phrases_none():
+    text = "Drones Hit Samara Region\n\nKyiv, March 14 - the foreign ministry and the west coast."
+    fixed = correct_english_spans(
+        text,
+        _spans(
+            text,
+            ("Samara Region\n\nKyiv", "GPE"),
+            ("foreign ministry", "ORG"),
+            ("west coast", "LOC"),
+        ),
+    )
+    assert fixed == [("Samara", "GPE"), ("Kyiv", "GPE")]
+
+
+def test_a_leading_the_is_no_lower_case_phrase():
+    text = "Officials at the European Commission said so."
+    assert correct_english_spans(text, _spans(text, ("the European Commission", "ORG"))) == [
+        ("the European Commission", "ORG")
+    ]
+
+
+def test_headline_acronyms_stay_only_when_known():
+    prepared, _ = prepare_text("ECB AND US HIT BACK AT CRITICS OF RATE POLICY")
+    assert prepared == "ECB and US Hit Back at Critics of Rate Policy"
+
+
+def test_russian_organisations_keep_their_genitive_complement():
+    found = extract_entities(
+        [
+            (
+                "ru",
+                "Представитель Банка России и председатель Совета Федерации встретились "
+                "с членами Российской академии наук.",
+            )
+        ]
+    )[0]
+    assert {"Банк России", "Совет Федерации", "Российская академия наук"} <= set(
+        found.organisations
+    )
