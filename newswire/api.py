@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from newswire.alerts.api import router as alerts_router
 from newswire.alerts.api import rules_router
 from newswire.entities.api import router as entities_router
+from newswire.events.api import router as events_router
 from newswire.feeds.api import router as feeds_router
 from newswire.http import install_error_handlers
 from newswire.ingest.api import router as ingest_router
@@ -29,6 +30,7 @@ for router in (
     ops_router,
     feeds_router,
     stories_router,
+    events_router,
     ingest_router,
     entities_router,
 ):

@@ -11,6 +11,7 @@ from newswire.alerts.cli import actors_app, rules_app
 from newswire.alerts.cli import alerts as alerts_command
 from newswire.console import DEBUG_KEY, BackendErrorsGroup
 from newswire.entities.cli import app as entities_app
+from newswire.events.cli import event, events_command
 from newswire.feeds.cli import app as feeds_app
 from newswire.ingest.cli import deadletter_app
 from newswire.ingest.cli import ingest as ingest_command
@@ -49,6 +50,8 @@ app.command("ingest")(ingest_command)
 app.command("watch")(watch_command)
 app.command("search")(search_command)
 app.command("story")(story_command)
+app.command("event")(event)
+app.command("events")(events_command)
 app.command("alerts")(alerts_command)
 app.command("worker")(ops.worker)
 app.command("beat")(ops.beat)

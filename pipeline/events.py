@@ -194,6 +194,15 @@ def salient_terms(title: str, lead: str, language: str, *, title_weight: int = 2
     return counts
 
 
+def article_terms(
+    title: str, summary: str, body: str, language: str, config: EventConfig | None = None
+) -> frozenset[str]:
+    """Every salient term of an article's headline and lead: what its IDF look-up needs."""
+    config = config or EventConfig()
+    headline, lead = _lead(title, summary, body, config.lead_words)
+    return frozenset(salient_terms(headline, lead, language or "und"))
+
+
 # -- event dates -------------------------------------------------------------------------------
 _WEEKDAYS: dict[str, int] = {}
 for _index, _row in enumerate(
