@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
@@ -377,7 +377,13 @@ def mark_alert_read(
 
 # -- alert rules -----------------------------------------------------------------------------------
 TEST_DAYS = 7
-RULE_DONE = {"created": "Rule created.", "saved": "Rule saved.", "deleted": "Rule deleted."}
+RULE_DONE = {
+    "created": "Rule created.",
+    "saved": "Rule saved.",
+    "deleted": "Rule deleted.",
+    "snoozed": "Rule snoozed: deliveries wait until then.",
+    "woken": "Snooze lifted.",
+}
 
 
 def alerts_service() -> AlertsService:
@@ -464,6 +470,7 @@ def rule_page(request: Request, rule_id: str) -> Response:
         "test_days": TEST_DAYS,
         "error": error,
         "message": RULE_DONE.get(request.query_params.get("done", ""), ""),
+        "snooze_hours": SNOOZE_HOURS,
     }
     return _page(request, "rule.html", context, status)
 
@@ -553,6 +560,33 @@ async def update_rule(request: Request, rule_id: str) -> Response:
     if refusal is not None:
         return refusal
     return await run_in_threadpool(_submit_rule, request, form, rule_id)
+
+
+SNOOZE_HOURS = (1, 4, 12, 24, 72)
+
+
+@router.post("/watch/rules/{rule_id}/snooze")
+def snooze_rule(
+    request: Request,
+    rule_id: str,
+    csrf: Annotated[str, Form()] = "",
+    hours: Annotated[str, Form()] = "",
+) -> Response:
+    """Hold a rule's deliveries for some hours, or lift the snooze (hours empty) (admin)."""
+    back = f"/watch/rules/{quote(rule_id)}"
+    refusal = _admin_refusal(request, csrf, back)
+    if refusal is not None:
+        return refusal
+    if hours and (not hours.isdigit() or int(hours) not in SNOOZE_HOURS):
+        return _page(
+            request, "error.html", {"title": "Not snoozed", "message": "Choose a listed time."}, 400
+        )
+    until = datetime.now(UTC) + timedelta(hours=int(hours)) if hours else None
+    try:
+        alerts_service().snooze(rule_id, until)
+    except RuleNotFound:
+        return _not_found(request, f"There is no rule {rule_id!r}.")
+    return RedirectResponse(f"{back}?done={'snoozed' if until else 'woken'}", status_code=303)
 
 
 @router.get("/watch/rules/{rule_id}/delete", response_class=HTMLResponse)

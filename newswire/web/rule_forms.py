@@ -80,6 +80,15 @@ def mask_url(url: str) -> str:
     return f"{parts.scheme}://{host}{hidden}"
 
 
+_URL = re.compile(r"\bhttps?://[^\s'\"<>()]+", re.IGNORECASE)
+
+
+def scrub_urls(text: str) -> str:
+    """`text` (a delivery error) with every address masked: an error may quote the webhook's
+    URL, whose path can be its credential."""
+    return _URL.sub(lambda m: mask_url(m.group(0)), text)
+
+
 def channel_rows(
     channels: Sequence[Mapping[str, Any]], form: Form | None = None
 ) -> list[dict[str, Any]]:
@@ -90,7 +99,7 @@ def channel_rows(
         row: dict[str, Any] = {
             "index": index,
             "type": channel.get("type"),
-            "status": channel.get("status") or {},
+            "status": _shown_status(channel.get("status") or {}),
             "remove": bool(form and form.get(prefix + "remove")),
         }
         if channel.get("type") == "email":
@@ -104,6 +113,14 @@ def channel_rows(
             )
         rows.append(row)
     return rows
+
+
+def _shown_status(status: Mapping[str, Any]) -> dict[str, Any]:
+    shown = dict(status)
+    shown.pop("last_delivery_id", None)
+    if shown.get("last_error"):
+        shown["last_error"] = scrub_urls(str(shown["last_error"]))
+    return shown
 
 
 def channels_from_form(form: Form, current: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:

@@ -125,6 +125,8 @@ def test_a_rule_is_created_tested_edited_and_deleted_through_the_pages(
     assert "desk@example.org" in row.inner_text()
     assert "nothing delivered yet" in row.inner_text()
     assert "webhook · Slack" in row.inner_text()
+    for text in (SECRET, "pathcredential"):
+        assert text not in page.content()
     screenshot(page, "rules")
 
     row.locator("a:has-text('Edit')").click()
@@ -146,6 +148,20 @@ def test_a_rule_is_created_tested_edited_and_deleted_through_the_pages(
     assert (edited.frequency, edited.quiet.start, edited.quiet.end) == ("daily", "22:00", "07:00")
     # The webhook kept its address and secret though the form never carried them.
     assert edited.channels == stored.channels
+
+    page.select_option("#hours", "4")
+    page.click("#snooze")
+    page.wait_for_url(re.compile(r"done=snoozed$"))
+    snoozed = rules.get("kursk-desk")
+    assert snoozed is not None
+    assert snoozed.quiet.snoozed_until is not None
+    assert snoozed.quiet.start == "22:00"
+    assert page.locator(".facts dt", has_text="Snoozed until").count() == 1
+    page.click("#wake")
+    page.wait_for_url(re.compile(r"done=woken$"))
+    woken = rules.get("kursk-desk")
+    assert woken is not None
+    assert woken.quiet.snoozed_until is None
 
     page.click("#delete-rule")
     assert "Delete the rule" in page.inner_text("h1")

@@ -20,6 +20,7 @@ from newswire.web.rule_forms import (
     rule_conditions,
     rule_data_from_form,
     rule_search_url,
+    scrub_urls,
     split_lines,
     split_words,
 )
@@ -238,3 +239,17 @@ def test_a_rule_reads_as_conditions_and_opens_as_a_search():
         "actor": ["valery-gerasimov"],
         "sort": ["newest"],
     }
+
+
+def test_delivery_errors_never_show_a_webhook_path():
+    error = f"connection failed: ConnectError for url '{HOOK}' (see http://docs.example.org/x)"
+    assert scrub_urls(error) == (
+        "connection failed: ConnectError for url 'https://hooks.example.org/…' "
+        "(see http://docs.example.org/…)"
+    )
+    channel = {
+        **redacted(stored_rule())["channels"][0],
+        "status": {"last_error": f"HTTP 404 from {HOOK}", "last_delivery_id": "d1"},
+    }
+    (row,) = channel_rows([channel])
+    assert row["status"] == {"last_error": "HTTP 404 from https://hooks.example.org/…"}
