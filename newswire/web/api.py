@@ -383,7 +383,9 @@ RULE_DONE = {
     "deleted": "Rule deleted.",
     "snoozed": "Rule snoozed: deliveries wait until then.",
     "woken": "Snooze lifted.",
+    "replayed": "Dead-lettered deliveries are owed again; the next sweep sends them.",
 }
+DEAD_LETTERS_SHOWN = 50
 
 
 def alerts_service() -> AlertsService:
@@ -401,12 +403,27 @@ def _actor_choices() -> list[dict[str, Any]]:
 def rules_page(request: Request) -> Response:
     """Every alert rule: what it matches, channels, frequency, each channel's last delivery."""
     done = request.query_params.get("done", "")
+    svc = alerts_service()
     context = {
-        "rules": alerts_service().list_rules(),
+        "rules": svc.list_rules(),
         "actor_names": _actor_names(alert_store()),
         "message": RULE_DONE.get(done, ""),
+        "owed": rule_forms.delivery_rows(svc.outbox()),
+        "dead": rule_forms.delivery_rows(svc.dead_letters(DEAD_LETTERS_SHOWN)),
     }
     return _page(request, "rules.html", context)
+
+
+@router.post("/watch/rules/deliveries/replay")
+def replay_deliveries(
+    request: Request, csrf: Annotated[str, Form()] = "", job: Annotated[str, Form()] = ""
+) -> Response:
+    """Owe a dead-lettered delivery again (every one when no job is given) (admin)."""
+    refusal = _admin_refusal(request, csrf, "/watch/rules")
+    if refusal is not None:
+        return refusal
+    alerts_service().replay([job] if job else None)
+    return RedirectResponse("/watch/rules?done=replayed#deliveries", status_code=303)
 
 
 def _rule_form(

@@ -89,6 +89,32 @@ def scrub_urls(text: str) -> str:
     return _URL.sub(lambda m: mask_url(m.group(0)), text)
 
 
+def channel_key_label(key: str) -> str:
+    """A delivery's channel as a row shows it: `webhook:<url>` with the address masked."""
+    kind, _, target = key.partition(":")
+    if kind == "webhook":
+        return f"webhook {mask_url(target)}"
+    if kind == "email":
+        return f"e-mail {target.replace(',', ', ')}"
+    return "(unknown channel)"
+
+
+def delivery_rows(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Owed or dead-lettered deliveries as the page lists them: channel masked, errors
+    scrubbed of addresses."""
+    shown = []
+    for row in rows:
+        error = row.get("last_error") or row.get("reason") or ""
+        shown.append(
+            {
+                **{k: row.get(k) for k in ("job", "rule", "kind", "attempts", "due", "at")},
+                "channel": channel_key_label(str(row.get("channel") or "")),
+                "error": scrub_urls(str(error)),
+            }
+        )
+    return shown
+
+
 def channel_rows(
     channels: Sequence[Mapping[str, Any]], form: Form | None = None
 ) -> list[dict[str, Any]]:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import redis
 
-from newswire.alerts.rule_store import RuleStore, rule_store_for
+from newswire.alerts.rule_store import DeliveryJob, RuleStore, rule_store_for
 from newswire.alerts.service import AlertsService
 from pipeline.models import Article
 from tests.browser.conftest import ADMIN_TOKEN, AXE, Stack, screenshot
@@ -300,3 +300,38 @@ def test_hostile_rule_values_render_inert(page: Any, stack: Stack, rules: RuleSt
     assert page.input_value("#name") == name
     assert page.input_value("#query") == '"</textarea><b>x"'
     assert page.locator("main b, main script").count() == 0
+
+
+def test_dead_letters_are_listed_masked_and_replayed(
+    page: Any, stack: Stack, rules: RuleStore
+) -> None:
+    AlertsService(rules, stack.search, stack.settings).create_rule(
+        {
+            "id": "kursk-hook",
+            "name": "Kursk hook",
+            "query": "Kursk",
+            "channels": [{"type": "webhook", "url": HOOK, "secret": SECRET}],
+        }
+    )
+    job = DeliveryJob(
+        id="dead-job-1",
+        kind="alert",
+        rule_id="kursk-hook",
+        channel=f"webhook:{HOOK}",
+        created_at=datetime.now(UTC).isoformat(),
+        attempts=8,
+    )
+    rules.dead_letter(job, f"after 8 attempt(s): HTTP 410 from {HOOK}", now=datetime.now(UTC))
+    page.goto(f"{stack.url}/watch/rules")
+    row = page.locator("table.dead tr[data-job='dead-job-1']")
+    assert "HTTP 410 from https://hooks.example.org/…" in row.inner_text()
+    assert "pathcredential" not in page.content()
+    assert row.locator("button").count() == 0  # replaying is for admins
+    login(page, stack, "/watch/rules")
+    page.locator("table.dead tr[data-job='dead-job-1'] button:has-text('Replay')").click()
+    page.wait_for_url(re.compile(r"done=replayed"))
+    assert "owed again" in page.inner_text(".banner.ok")
+    assert [d["job"]["id"] for d in rules.dead_letters()] == []
+    assert "dead-job-1" in [owed.id for owed, _ in rules.jobs()]
+    assert page.locator("table.owed", has_text="kursk-hook").count() == 1
+    rules.finish_job("dead-job-1")

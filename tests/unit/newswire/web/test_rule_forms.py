@@ -9,8 +9,10 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from newswire.web.rule_forms import (
+    channel_key_label,
     channel_rows,
     channels_from_form,
+    delivery_rows,
     filters_text,
     form_values,
     form_values_from_post,
@@ -253,3 +255,23 @@ def test_delivery_errors_never_show_a_webhook_path():
     }
     (row,) = channel_rows([channel])
     assert row["status"] == {"last_error": "HTTP 404 from https://hooks.example.org/…"}
+
+
+def test_deliveries_list_channels_masked_and_errors_scrubbed():
+    assert channel_key_label(f"webhook:{HOOK}") == "webhook https://hooks.example.org/…"
+    assert channel_key_label("email:a@example.org,b@example.org") == (
+        "e-mail a@example.org, b@example.org"
+    )
+    assert channel_key_label("carrier-pigeon") == "(unknown channel)"
+    dead = {
+        "job": "j1",
+        "rule": "kursk-desk",
+        "channel": f"webhook:{HOOK}",
+        "kind": "alert",
+        "attempts": 8,
+        "reason": f"after 8 attempt(s): HTTP 410 from {HOOK}",
+        "at": "2026-03-01T08:00:00+00:00",
+    }
+    (row,) = delivery_rows([dead])
+    assert row["error"] == "after 8 attempt(s): HTTP 410 from https://hooks.example.org/…"
+    assert "credential" not in repr(row)
