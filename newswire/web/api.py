@@ -23,6 +23,7 @@ from newswire.alerts.service import AlertsService, RuleNotFound
 from newswire.alerts.service import service as rules_service
 from newswire.alerts.store import AlertStore
 from newswire.deps import alert_store, feed_store, search_store
+from newswire.entities import service as entities
 from newswire.feeds.service import status_rows, when
 from newswire.feeds.store import FeedExists, UnknownFeed
 from newswire.search.service import search
@@ -399,14 +400,37 @@ def _actor_choices() -> list[dict[str, Any]]:
         return []
 
 
+ENTITY_FACETS = ("person", "organisation", "place")
+
+
+def _rule_value_names(rules: list[dict[str, Any]]) -> dict[str, str]:
+    """Readable names for the ids rules hold: tracked actors, and registry entities in their
+    person, organisation and place filters."""
+    names = _actor_names(alert_store())
+    ids = [
+        value
+        for rule in rules
+        for facet in ENTITY_FACETS
+        for value in (rule.get("filters") or {}).get(facet, ())
+    ]
+    if ids:
+        settings = get_settings()
+        try:
+            registry = entities.entity_store_for(settings)
+            names.update(entities.display_names(registry, ids, settings.translation_target))
+        except RedisError:
+            pass  # the ids are shown as they are
+    return names
+
+
 @router.get("/watch/rules", response_class=HTMLResponse)
 def rules_page(request: Request) -> Response:
     """Every alert rule: what it matches, channels, frequency, each channel's last delivery."""
     done = request.query_params.get("done", "")
     svc = alerts_service()
     context = {
-        "rules": svc.list_rules(),
-        "actor_names": _actor_names(alert_store()),
+        "rules": (listed := svc.list_rules()),
+        "actor_names": _rule_value_names(listed),
         "message": RULE_DONE.get(done, ""),
         "owed": rule_forms.delivery_rows(svc.outbox()),
         "dead": rule_forms.delivery_rows(svc.dead_letters(DEAD_LETTERS_SHOWN)),
@@ -481,7 +505,7 @@ def rule_page(request: Request, rule_id: str) -> Response:
     context = {
         "rule": rule,
         "channels": rule_forms.channel_rows(rule["channels"]),
-        "conditions": rule_forms.rule_conditions(rule, _actor_names(alert_store())),
+        "conditions": rule_forms.rule_conditions(rule, _rule_value_names([rule])),
         "search_url": rule_forms.rule_search_url(rule),
         "test": test,
         "test_days": TEST_DAYS,

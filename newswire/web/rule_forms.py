@@ -293,11 +293,12 @@ def rule_search_url(rule: Mapping[str, Any]) -> str:
     return SearchState(q=rule.get("query") or "", filters=filters, sort="newest").url()
 
 
-def rule_conditions(rule: Mapping[str, Any], actor_names: Mapping[str, str]) -> list[str]:
-    """What a rule matches, one readable line per condition."""
+def rule_conditions(rule: Mapping[str, Any], known_names: Mapping[str, str]) -> list[str]:
+    """What a rule matches, one readable line per condition; ids (tracked actors, registry
+    entities) read as their names where `known_names` has them."""
 
     def names(ids: Sequence[str]) -> str:
-        return ", ".join(actor_names.get(a, a) for a in ids)
+        return ", ".join(known_names.get(a, a) for a in ids)
 
     lines = []
     if rule.get("actors"):
@@ -306,7 +307,7 @@ def rule_conditions(rule: Mapping[str, Any], actor_names: Mapping[str, str]) -> 
     if rule.get("query"):
         lines.append(f"Query: {rule['query']}")
     for name, values in (rule.get("filters") or {}).items():
-        lines.append(f"{FACET_LABELS.get(name, name)}: {', '.join(values)}")
+        lines.append(f"{FACET_LABELS.get(name, name)}: {names(values)}")
     if rule.get("languages"):
         lines.append(f"Languages: {', '.join(rule['languages'])}")
     if rule.get("sources"):

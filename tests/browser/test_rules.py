@@ -335,3 +335,27 @@ def test_dead_letters_are_listed_masked_and_replayed(
     assert "dead-job-1" in [owed.id for owed, _ in rules.jobs()]
     assert page.locator("table.owed", has_text="kursk-hook").count() == 1
     rules.finish_job("dead-job-1")
+
+
+def test_a_search_becomes_a_rule_with_its_facets_named(
+    page: Any, stack: Stack, rules: RuleStore
+) -> None:
+    login(page, stack, "/")
+    page.fill("#q", "Russia")
+    page.press("#q", "Enter")
+    page.click("a.facet-value[data-facet='person']:has-text('Valery Gerasimov')")
+    page.wait_for_url(re.compile(r"person=[^&]+"))
+    page.click("#alert-on-search")
+    page.wait_for_url(re.compile(r"/watch/rules/new\?q=Russia&person="))
+    assert page.input_value("#query") == "Russia"
+    assert page.input_value("#filters").startswith("person: ")
+    page.fill("#name", "Gerasimov on Russia")
+    page.click("#test-form")
+    assert page.locator("#test-results .match").count() >= 1
+    page.click("#save-rule")
+    page.wait_for_url(re.compile(r"/watch/rules/gerasimov-on-russia\?done=created$"))
+    stored = rules.get("gerasimov-on-russia")
+    assert stored is not None
+    assert list(stored.filters) == ["person"]
+    # The rule filters by the entity's id and reads as its name.
+    assert "Person: Valery Gerasimov" in page.inner_text(".conditions")

@@ -234,6 +234,10 @@ def test_a_rule_reads_as_conditions_and_opens_as_a_search():
         "Languages: ru",
         "Not containing: drill",
     ]
+    by_entity = validate_rule({"name": "E", "filters": {"person": ["p-1", "Jane Roe"]}})
+    assert rule_conditions(by_entity.to_dict(), {"p-1": "Valery Gerasimov"}) == [
+        "Person: Valery Gerasimov, Jane Roe"
+    ]
     params = parse_qs(urlsplit(rule_search_url(rule)).query)
     assert params == {
         "q": ["Kursk"],
