@@ -19,6 +19,7 @@ from newswire.alerts import delivery
 from newswire.alerts.rule_store import RuleStore
 from newswire.alerts.store import ACTOR_CACHE_SECONDS, ACTOR_RULE_PREFIX, AlertStore
 from newswire.search.store import SearchStore
+from pipeline.lifecycle import WITHDRAWN
 from pipeline.rules import AlertRule, RuleMatch, RuleMatcher, alert_id
 from pipeline.withdrawal import candidate_alerts
 
@@ -114,20 +115,30 @@ def withdraw_alerts(
     *,
     store: SearchStore,
     rule_store: RuleStore,
+    written: Sequence[Mapping[str, Any]] = (),
     now: datetime | None = None,
 ) -> int:
     """Take killed or withheld articles out of the alerts that list them; returns the alerts
     withdrawn (none of their articles visible any more).
 
+    `withdrawn` are the ids a batch's notices withdrew; `written` are the documents the batch
+    created, among which a notice may be (an item and its kill in one batch: the item alerted
+    as built, then the kill withdrew it). Only articles stored as withdrawn count.
+
     The alerts are found without a search: one per rule and story, so their ids follow from
     the withdrawn articles' stories (pipeline.withdrawal.candidate_alerts), read from Redis in
     one MGET. Safe to run again on the same articles: an alert already withdrawn is left alone.
     """
-    if not withdrawn:
+    ids = {*withdrawn, *(d["doc_id"] for d in written if d.get("visibility") == WITHDRAWN)}
+    if not ids:
         return 0
     alias = store.settings.articles_alias
-    response = store.es.mget(index=alias, ids=sorted(set(withdrawn)))
-    gone = {d["_id"]: d["_source"] for d in response["docs"] if d.get("found")}
+    response = store.es.mget(index=alias, ids=sorted(ids))
+    gone = {
+        d["_id"]: d["_source"]
+        for d in response["docs"]
+        if d.get("found") and d["_source"].get("visibility") == WITHDRAWN
+    }
     if not gone:
         return 0
     alert_store = AlertStore.of(store)

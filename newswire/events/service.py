@@ -7,7 +7,7 @@ and, once indexed, in each article's `event_id`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,7 +24,6 @@ from pipeline.events import (
     EventFingerprint,
     TermStats,
     article_terms,
-    epoch,
     fingerprint,
 )
 from pipeline.lifecycle import PUBLIC
@@ -56,10 +55,7 @@ def event_config(settings: Settings) -> EventConfig:
 
 
 def fingerprint_document(
-    document: dict[str, Any],
-    config: EventConfig,
-    stats: TermStats | None = None,
-    counts: Mapping[str, int] | None = None,
+    document: dict[str, Any], config: EventConfig, stats: TermStats | None = None
 ) -> EventFingerprint:
     """The event fingerprint of an indexed (or about to be indexed) document."""
     return fingerprint(
@@ -74,7 +70,6 @@ def fingerprint_document(
         names=[*(document.get("persons") or ()), *(document.get("places") or ())],
         stats=stats,
         config=config,
-        counts=counts,
     )
 
 
@@ -93,17 +88,17 @@ def assign_events(
     decisions = []
     for document in documents:
         language = document.get("language") or "und"
-        counts = article_terms(
+        terms = article_terms(
             document.get("title") or "",
             document.get("summary") or "",
             document.get("body") or "",
             language,
             config,
         )
-        published = epoch(document.get("published_at") or "")
-        stats = event_store.term_stats(language, sorted(counts), published)
-        fp = fingerprint_document(document, config, stats, counts)
-        decision = event_store.assign(fp, config)
+        probe = fingerprint_document(document, config)
+        stats = event_store.term_stats(language, sorted(terms), probe.published)
+        fp = fingerprint_document(document, config, stats)
+        decision = event_store.assign(fp, config, stats)
         document["event_id"] = decision.event_id
         decisions.append(decision)
         if decision.merged:
