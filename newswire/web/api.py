@@ -1,12 +1,14 @@
-"""The newsroom web app's routes: search, story, alerts, actors and feed-health pages, the live
-"new stories" count, the story-members fragment, static files, login and admin feed actions."""
+"""The newsroom web app's routes: search, story, article, alerts inbox, alert rules, actors and
+feed-health pages, the live "new stories" count, the story-members fragment, static files,
+login, and the admin actions (feeds, rules, read marks, snoozes, replays) behind the session
+cookie and the CSRF token."""
 
 from __future__ import annotations
 
 import json
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
@@ -23,6 +25,7 @@ from newswire.alerts.service import AlertsService, RuleNotFound
 from newswire.alerts.service import service as rules_service
 from newswire.alerts.store import AlertStore
 from newswire.deps import alert_store, feed_store, search_store
+from newswire.entities import service as entities
 from newswire.feeds.service import status_rows, when
 from newswire.feeds.store import FeedExists, UnknownFeed
 from newswire.search.service import search
@@ -377,7 +380,15 @@ def mark_alert_read(
 
 # -- alert rules -----------------------------------------------------------------------------------
 TEST_DAYS = 7
-RULE_DONE = {"created": "Rule created.", "saved": "Rule saved.", "deleted": "Rule deleted."}
+RULE_DONE = {
+    "created": "Rule created.",
+    "saved": "Rule saved.",
+    "deleted": "Rule deleted.",
+    "snoozed": "Rule snoozed: deliveries wait until then.",
+    "woken": "Snooze lifted.",
+    "replayed": "Dead-lettered deliveries are owed again; the next sweep sends them.",
+}
+DEAD_LETTERS_SHOWN = 50
 
 
 def alerts_service() -> AlertsService:
@@ -391,16 +402,54 @@ def _actor_choices() -> list[dict[str, Any]]:
         return []
 
 
+ENTITY_FACETS = ("person", "organisation", "place")
+
+
+def _rule_value_names(rules: list[dict[str, Any]]) -> dict[str, str]:
+    """Readable names for the ids rules hold: tracked actors, and registry entities in their
+    person, organisation and place filters."""
+    names = _actor_names(alert_store())
+    ids = [
+        value
+        for rule in rules
+        for facet in ENTITY_FACETS
+        for value in (rule.get("filters") or {}).get(facet, ())
+    ]
+    if ids:
+        settings = get_settings()
+        try:
+            registry = entities.entity_store_for(settings)
+            names.update(entities.display_names(registry, ids, settings.translation_target))
+        except RedisError:
+            pass  # the ids are shown as they are
+    return names
+
+
 @router.get("/watch/rules", response_class=HTMLResponse)
 def rules_page(request: Request) -> Response:
     """Every alert rule: what it matches, channels, frequency, each channel's last delivery."""
     done = request.query_params.get("done", "")
+    svc = alerts_service()
     context = {
-        "rules": alerts_service().list_rules(),
-        "actor_names": _actor_names(alert_store()),
+        "rules": (listed := svc.list_rules()),
+        "actor_names": _rule_value_names(listed),
         "message": RULE_DONE.get(done, ""),
+        "owed": rule_forms.delivery_rows(svc.outbox()),
+        "dead": rule_forms.delivery_rows(svc.dead_letters(DEAD_LETTERS_SHOWN)),
     }
     return _page(request, "rules.html", context)
+
+
+@router.post("/watch/rules/deliveries/replay")
+def replay_deliveries(
+    request: Request, csrf: Annotated[str, Form()] = "", job: Annotated[str, Form()] = ""
+) -> Response:
+    """Owe a dead-lettered delivery again (every one when no job is given) (admin)."""
+    refusal = _admin_refusal(request, csrf, "/watch/rules")
+    if refusal is not None:
+        return refusal
+    alerts_service().replay([job] if job else None)
+    return RedirectResponse("/watch/rules?done=replayed#deliveries", status_code=303)
 
 
 def _rule_form(
@@ -458,12 +507,13 @@ def rule_page(request: Request, rule_id: str) -> Response:
     context = {
         "rule": rule,
         "channels": rule_forms.channel_rows(rule["channels"]),
-        "conditions": rule_forms.rule_conditions(rule, _actor_names(alert_store())),
+        "conditions": rule_forms.rule_conditions(rule, _rule_value_names([rule])),
         "search_url": rule_forms.rule_search_url(rule),
         "test": test,
         "test_days": TEST_DAYS,
         "error": error,
         "message": RULE_DONE.get(request.query_params.get("done", ""), ""),
+        "snooze_hours": SNOOZE_HOURS,
     }
     return _page(request, "rule.html", context, status)
 
@@ -553,6 +603,33 @@ async def update_rule(request: Request, rule_id: str) -> Response:
     if refusal is not None:
         return refusal
     return await run_in_threadpool(_submit_rule, request, form, rule_id)
+
+
+SNOOZE_HOURS = (1, 4, 12, 24, 72)
+
+
+@router.post("/watch/rules/{rule_id}/snooze")
+def snooze_rule(
+    request: Request,
+    rule_id: str,
+    csrf: Annotated[str, Form()] = "",
+    hours: Annotated[str, Form()] = "",
+) -> Response:
+    """Hold a rule's deliveries for some hours, or lift the snooze (hours empty) (admin)."""
+    back = f"/watch/rules/{quote(rule_id)}"
+    refusal = _admin_refusal(request, csrf, back)
+    if refusal is not None:
+        return refusal
+    if hours and (not hours.isdigit() or int(hours) not in SNOOZE_HOURS):
+        return _page(
+            request, "error.html", {"title": "Not snoozed", "message": "Choose a listed time."}, 400
+        )
+    until = datetime.now(UTC) + timedelta(hours=int(hours)) if hours else None
+    try:
+        alerts_service().snooze(rule_id, until)
+    except RuleNotFound:
+        return _not_found(request, f"There is no rule {rule_id!r}.")
+    return RedirectResponse(f"{back}?done={'snoozed' if until else 'woken'}", status_code=303)
 
 
 @router.get("/watch/rules/{rule_id}/delete", response_class=HTMLResponse)

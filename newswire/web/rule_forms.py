@@ -80,6 +80,41 @@ def mask_url(url: str) -> str:
     return f"{parts.scheme}://{host}{hidden}"
 
 
+_URL = re.compile(r"\bhttps?://[^\s'\"<>()]+", re.IGNORECASE)
+
+
+def scrub_urls(text: str) -> str:
+    """`text` (a delivery error) with every address masked: an error may quote the webhook's
+    URL, whose path can be its credential."""
+    return _URL.sub(lambda m: mask_url(m.group(0)), text)
+
+
+def channel_key_label(key: str) -> str:
+    """A delivery's channel as a row shows it: `webhook:<url>` with the address masked."""
+    kind, _, target = key.partition(":")
+    if kind == "webhook":
+        return f"webhook {mask_url(target)}"
+    if kind == "email":
+        return f"e-mail {target.replace(',', ', ')}"
+    return "(unknown channel)"
+
+
+def delivery_rows(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Owed or dead-lettered deliveries as the page lists them: channel masked, errors
+    scrubbed of addresses."""
+    shown = []
+    for row in rows:
+        error = row.get("last_error") or row.get("reason") or ""
+        shown.append(
+            {
+                **{k: row.get(k) for k in ("job", "rule", "kind", "attempts", "due", "at")},
+                "channel": channel_key_label(str(row.get("channel") or "")),
+                "error": scrub_urls(str(error)),
+            }
+        )
+    return shown
+
+
 def channel_rows(
     channels: Sequence[Mapping[str, Any]], form: Form | None = None
 ) -> list[dict[str, Any]]:
@@ -90,7 +125,7 @@ def channel_rows(
         row: dict[str, Any] = {
             "index": index,
             "type": channel.get("type"),
-            "status": channel.get("status") or {},
+            "status": _shown_status(channel.get("status") or {}),
             "remove": bool(form and form.get(prefix + "remove")),
         }
         if channel.get("type") == "email":
@@ -104,6 +139,14 @@ def channel_rows(
             )
         rows.append(row)
     return rows
+
+
+def _shown_status(status: Mapping[str, Any]) -> dict[str, Any]:
+    shown = dict(status)
+    shown.pop("last_delivery_id", None)
+    if shown.get("last_error"):
+        shown["last_error"] = scrub_urls(str(shown["last_error"]))
+    return shown
 
 
 def channels_from_form(form: Form, current: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -250,11 +293,12 @@ def rule_search_url(rule: Mapping[str, Any]) -> str:
     return SearchState(q=rule.get("query") or "", filters=filters, sort="newest").url()
 
 
-def rule_conditions(rule: Mapping[str, Any], actor_names: Mapping[str, str]) -> list[str]:
-    """What a rule matches, one readable line per condition."""
+def rule_conditions(rule: Mapping[str, Any], known_names: Mapping[str, str]) -> list[str]:
+    """What a rule matches, one readable line per condition; ids (tracked actors, registry
+    entities) read as their names where `known_names` has them."""
 
     def names(ids: Sequence[str]) -> str:
-        return ", ".join(actor_names.get(a, a) for a in ids)
+        return ", ".join(known_names.get(a, a) for a in ids)
 
     lines = []
     if rule.get("actors"):
@@ -263,7 +307,7 @@ def rule_conditions(rule: Mapping[str, Any], actor_names: Mapping[str, str]) -> 
     if rule.get("query"):
         lines.append(f"Query: {rule['query']}")
     for name, values in (rule.get("filters") or {}).items():
-        lines.append(f"{FACET_LABELS.get(name, name)}: {', '.join(values)}")
+        lines.append(f"{FACET_LABELS.get(name, name)}: {names(values)}")
     if rule.get("languages"):
         lines.append(f"Languages: {', '.join(rule['languages'])}")
     if rule.get("sources"):

@@ -1,5 +1,6 @@
-"""What the pages show, as plain data: search state in the URL, facet links, the histogram and
-sparkline geometry, word-marked sentence diffs, text direction and safe links. No I/O."""
+"""What the pages show, as plain data: search state in the URL, facet links and labels, the
+histogram and sparkline geometry, word-marked sentence diffs, agency lifecycle marks, text
+direction and safe links. No I/O."""
 
 from __future__ import annotations
 

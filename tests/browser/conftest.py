@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+import redis
 
 from newswire.alerts.store import AlertStore
 from newswire.feeds.polling import articles_from_feed
@@ -28,7 +29,7 @@ from pipeline.feedlist import FeedConfig
 from pipeline.models import Article
 
 # Importing the integration conftest points the settings at the test services (its TEST_ENV).
-from tests.integration.conftest import TEST_ENV, start_worker, stop_worker
+from tests.integration.conftest import RUN_ID, TEST_ENV, start_worker, stop_worker
 from tests.integration.helpers import seed_articles, wait_all
 from workers.tasks import process_articles
 
@@ -145,6 +146,20 @@ def agency_articles(names: tuple[str, ...], settings: Settings) -> list[Article]
         content = (AGENCY / name).read_bytes().replace(*EMBARGO_SAMPLE)
         articles += articles_from_feed(content, feed_id="agency", source=None, settings=settings)
     return articles
+
+
+@pytest.fixture(scope="session", autouse=True)
+def release_redis_db() -> Iterator[None]:
+    """Give the run's Redis database back at the end, as the integration fixtures do: a
+    browser-only run never uses them, and its claim would otherwise hold the database for
+    hours (fifteen such runs and no test run finds a free one)."""
+    yield
+    client = redis.Redis.from_url(TEST_ENV["NEWSWIRE_REDIS_URL"])
+    try:
+        if client.get("newswire-test-run") == RUN_ID.encode():
+            client.flushdb()  # also releases the claim
+    finally:
+        client.close()
 
 
 # Package scope: its worker and uvicorn stop once the browser tests are done.

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import redis
 
-from newswire.alerts.rule_store import RuleStore, rule_store_for
+from newswire.alerts.rule_store import DeliveryJob, RuleStore, rule_store_for
 from newswire.alerts.service import AlertsService
 from pipeline.models import Article
 from tests.browser.conftest import ADMIN_TOKEN, AXE, Stack, screenshot
@@ -125,6 +125,8 @@ def test_a_rule_is_created_tested_edited_and_deleted_through_the_pages(
     assert "desk@example.org" in row.inner_text()
     assert "nothing delivered yet" in row.inner_text()
     assert "webhook · Slack" in row.inner_text()
+    for text in (SECRET, "pathcredential"):
+        assert text not in page.content()
     screenshot(page, "rules")
 
     row.locator("a:has-text('Edit')").click()
@@ -146,6 +148,20 @@ def test_a_rule_is_created_tested_edited_and_deleted_through_the_pages(
     assert (edited.frequency, edited.quiet.start, edited.quiet.end) == ("daily", "22:00", "07:00")
     # The webhook kept its address and secret though the form never carried them.
     assert edited.channels == stored.channels
+
+    page.select_option("#hours", "4")
+    page.click("#snooze")
+    page.wait_for_url(re.compile(r"done=snoozed$"))
+    snoozed = rules.get("kursk-desk")
+    assert snoozed is not None
+    assert snoozed.quiet.snoozed_until is not None
+    assert snoozed.quiet.start == "22:00"
+    assert page.locator(".facts dt", has_text="Snoozed until").count() == 1
+    page.click("#wake")
+    page.wait_for_url(re.compile(r"done=woken$"))
+    woken = rules.get("kursk-desk")
+    assert woken is not None
+    assert woken.quiet.snoozed_until is None
 
     page.click("#delete-rule")
     assert "Delete the rule" in page.inner_text("h1")
@@ -284,3 +300,62 @@ def test_hostile_rule_values_render_inert(page: Any, stack: Stack, rules: RuleSt
     assert page.input_value("#name") == name
     assert page.input_value("#query") == '"</textarea><b>x"'
     assert page.locator("main b, main script").count() == 0
+
+
+def test_dead_letters_are_listed_masked_and_replayed(
+    page: Any, stack: Stack, rules: RuleStore
+) -> None:
+    AlertsService(rules, stack.search, stack.settings).create_rule(
+        {
+            "id": "kursk-hook",
+            "name": "Kursk hook",
+            "query": "Kursk",
+            "channels": [{"type": "webhook", "url": HOOK, "secret": SECRET}],
+        }
+    )
+    job = DeliveryJob(
+        id="dead-job-1",
+        kind="alert",
+        rule_id="kursk-hook",
+        channel=f"webhook:{HOOK}",
+        created_at=datetime.now(UTC).isoformat(),
+        attempts=8,
+    )
+    rules.dead_letter(job, f"after 8 attempt(s): HTTP 410 from {HOOK}", now=datetime.now(UTC))
+    page.goto(f"{stack.url}/watch/rules")
+    row = page.locator("table.dead tr[data-job='dead-job-1']")
+    assert "HTTP 410 from https://hooks.example.org/…" in row.inner_text()
+    assert "pathcredential" not in page.content()
+    assert row.locator("button").count() == 0  # replaying is for admins
+    login(page, stack, "/watch/rules")
+    page.locator("table.dead tr[data-job='dead-job-1'] button:has-text('Replay')").click()
+    page.wait_for_url(re.compile(r"done=replayed"))
+    assert "owed again" in page.inner_text(".banner.ok")
+    assert [d["job"]["id"] for d in rules.dead_letters()] == []
+    assert "dead-job-1" in [owed.id for owed, _ in rules.jobs()]
+    assert page.locator("table.owed", has_text="kursk-hook").count() == 1
+    rules.finish_job("dead-job-1")
+
+
+def test_a_search_becomes_a_rule_with_its_facets_named(
+    page: Any, stack: Stack, rules: RuleStore
+) -> None:
+    login(page, stack, "/")
+    page.fill("#q", "Russia")
+    page.press("#q", "Enter")
+    page.click("a.facet-value[data-facet='person']:has-text('Valery Gerasimov')")
+    page.wait_for_url(re.compile(r"person=[^&]+"))
+    page.click("#alert-on-search")
+    page.wait_for_url(re.compile(r"/watch/rules/new\?q=Russia&person="))
+    assert page.input_value("#query") == "Russia"
+    assert page.input_value("#filters").startswith("person: ")
+    page.fill("#name", "Gerasimov on Russia")
+    page.click("#test-form")
+    assert page.locator("#test-results .match").count() >= 1
+    page.click("#save-rule")
+    page.wait_for_url(re.compile(r"/watch/rules/gerasimov-on-russia\?done=created$"))
+    stored = rules.get("gerasimov-on-russia")
+    assert stored is not None
+    assert list(stored.filters) == ["person"]
+    # The rule filters by the entity's id and reads as its name.
+    assert "Person: Valery Gerasimov" in page.inner_text(".conditions")

@@ -9,8 +9,10 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from newswire.web.rule_forms import (
+    channel_key_label,
     channel_rows,
     channels_from_form,
+    delivery_rows,
     filters_text,
     form_values,
     form_values_from_post,
@@ -20,6 +22,7 @@ from newswire.web.rule_forms import (
     rule_conditions,
     rule_data_from_form,
     rule_search_url,
+    scrub_urls,
     split_lines,
     split_words,
 )
@@ -231,6 +234,10 @@ def test_a_rule_reads_as_conditions_and_opens_as_a_search():
         "Languages: ru",
         "Not containing: drill",
     ]
+    by_entity = validate_rule({"name": "E", "filters": {"person": ["p-1", "Jane Roe"]}})
+    assert rule_conditions(by_entity.to_dict(), {"p-1": "Valery Gerasimov"}) == [
+        "Person: Valery Gerasimov, Jane Roe"
+    ]
     params = parse_qs(urlsplit(rule_search_url(rule)).query)
     assert params == {
         "q": ["Kursk"],
@@ -238,3 +245,37 @@ def test_a_rule_reads_as_conditions_and_opens_as_a_search():
         "actor": ["valery-gerasimov"],
         "sort": ["newest"],
     }
+
+
+def test_delivery_errors_never_show_a_webhook_path():
+    error = f"connection failed: ConnectError for url '{HOOK}' (see http://docs.example.org/x)"
+    assert scrub_urls(error) == (
+        "connection failed: ConnectError for url 'https://hooks.example.org/…' "
+        "(see http://docs.example.org/…)"
+    )
+    channel = {
+        **redacted(stored_rule())["channels"][0],
+        "status": {"last_error": f"HTTP 404 from {HOOK}", "last_delivery_id": "d1"},
+    }
+    (row,) = channel_rows([channel])
+    assert row["status"] == {"last_error": "HTTP 404 from https://hooks.example.org/…"}
+
+
+def test_deliveries_list_channels_masked_and_errors_scrubbed():
+    assert channel_key_label(f"webhook:{HOOK}") == "webhook https://hooks.example.org/…"
+    assert channel_key_label("email:a@example.org,b@example.org") == (
+        "e-mail a@example.org, b@example.org"
+    )
+    assert channel_key_label("carrier-pigeon") == "(unknown channel)"
+    dead = {
+        "job": "j1",
+        "rule": "kursk-desk",
+        "channel": f"webhook:{HOOK}",
+        "kind": "alert",
+        "attempts": 8,
+        "reason": f"after 8 attempt(s): HTTP 410 from {HOOK}",
+        "at": "2026-03-01T08:00:00+00:00",
+    }
+    (row,) = delivery_rows([dead])
+    assert row["error"] == "after 8 attempt(s): HTTP 410 from https://hooks.example.org/…"
+    assert "credential" not in repr(row)
