@@ -17,6 +17,7 @@ scan rejected keeps its own name and sets no actor id.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -26,7 +27,7 @@ from typing import Any
 from pipeline.entity_keys import is_known_acronym
 from pipeline.gazetteer import Gazetteer, name_key
 from pipeline.models import Entities, Mention
-from pipeline.places import find_place
+from pipeline.places import Place, find_place
 
 LABEL_GROUPS = {
     # spaCy (OntoNotes labels)
@@ -201,6 +202,107 @@ def _split_at_lines(
                 offset = position + piece.index(stripped)
                 yield offset, offset + len(stripped), label
             position += len(piece) + 1
+
+
+# Up to three capitalised words in a row, in Latin or Cyrillic script.
+_CAPITALISED_RUN = re.compile(
+    r"(?<![\w'’-])[A-ZÀ-ÖØ-ÞА-ЯЁЄІЇҐ][\w'’-]*(?:[ -][A-ZÀ-ÖØ-ÞА-ЯЁЄІЇҐ][\w'’-]*){0,2}"
+)
+# German capitalises every noun and some towns bear a noun's name (Essen, Halle): there only
+# countries, regions, continents and cities of a million people or more.
+_BIG_CITIES_ONLY = frozenset({"de"})
+# French and Italian elision before a name: l'Ukraine, d'Irlande (replaced by two spaces).
+_CYRILLIC_WORD = re.compile(r"[\u0400-\u04ff]")
+_ELISION = re.compile(r"(?<![\w])[ldLD]['’](?=[A-ZÀ-Ý])")
+
+
+def gazetteer_places(text: str, lang: str) -> list[tuple[str, str, str]]:
+    """Places named in a text of a language without a NER model, from the place gazetteer:
+    countries, regions, continents and cities of 100,000 people or more, as (written, "GPE",
+    nominative)."""
+    found: list[tuple[str, str, str]] = []
+    for match in _CAPITALISED_RUN.finditer(_ELISION.sub("  ", text)):
+        words = match.group(0).replace("-", " - ").split()
+        # The longest run of words that names a place wins ("Saudi Arabia" over "Arabia").
+        start = 0
+        while start < len(words):
+            for end in range(len(words), start, -1):
+                name = " ".join(words[start:end]).replace(" - ", "-")
+                place, nominative = _place_in(name, lang)
+                # A city's name before another capitalised word is a given name
+                # ("Vladimir Poutine", "Володимир Зеленський").
+                if place and (place.kind != "city" or end == len(words) or words[end] == "-"):
+                    found.append((name, "GPE", nominative))
+                    start = end
+                    break
+            else:
+                start += 1
+    return found
+
+
+# Case endings of Ukrainian and Russian place names -> the nominative's (Україні -> Україна,
+# Саудівській Аравії -> Саудівська Аравія, Москві -> Москва, Франції -> Франція; Києві,
+# Харкові -> Київ, Харків).
+_CYRILLIC_CASES = (
+    ("єві", "їв"),
+    ("єва", "їв"),
+    ("ові", "ів"),
+    ("ова", "ів"),
+    ("ській", "ська"),
+    ("ської", "ська"),
+    ("ською", "ська"),
+    ("ську", "ська"),
+    ("ской", "ская"),
+    ("скую", "ская"),
+    ("ії", "ія"),
+    ("ію", "ія"),
+    ("ією", "ія"),
+    ("ии", "ия"),
+    ("ию", "ия"),
+    ("ією", "ія"),
+    ("ою", "а"),
+    ("ой", "а"),
+    ("ві", "ва"),
+    ("ні", "на"),
+    ("ці", "ка"),
+    ("і", "а"),
+    ("и", "а"),
+    ("у", "а"),
+    ("е", "а"),
+    ("ю", "я"),
+)
+
+
+def _nominatives(word: str) -> list[str]:
+    forms = [word]
+    for ending, nominative in _CYRILLIC_CASES:
+        if word.endswith(ending) and len(word) > len(ending) + 1:
+            forms.append(word[: -len(ending)] + nominative)
+    return forms
+
+
+def _place_in(name: str, lang: str) -> tuple[Place | None, str]:
+    """The major place a run of words names (in any case form for Cyrillic), and that form."""
+    if len(name) < 4 and not name.isupper():
+        return None, name
+    candidates = [name]
+    if _CYRILLIC_WORD.search(name) and len(name.split()) <= 2:
+        candidates = [
+            " ".join(forms) for forms in itertools.product(*map(_nominatives, name.split()))
+        ]
+    for candidate in candidates:
+        place = find_place(candidate)
+        if (
+            place
+            and place.major
+            and (
+                lang not in _BIG_CITIES_ONLY
+                or place.kind != "city"
+                or place.population >= 1_000_000
+            )
+        ):
+            return place, candidate
+    return None, name
 
 
 def _not_a_place(name: str) -> bool:
@@ -382,7 +484,8 @@ def extract_entities(
 ) -> list[Entities]:
     """NER for (language, text) pairs, English in one spaCy batch, canonicalised per document.
 
-    Languages without a model still get the tracked actors the gazetteer finds in the text.
+    Languages without a model still get the tracked actors the gazetteer finds in the text,
+    and the countries, regions and big cities the place gazetteer knows.
     """
     items = []
     datelines: list[list[tuple[str, ...]]] = []
@@ -402,6 +505,9 @@ def extract_entities(
     for index, (lang, text) in enumerate(items):
         if lang == "ru":
             raw[index], spans[index] = _russian_mentions(text)
+    for index, (lang, text) in enumerate(items):
+        if lang not in NER_LANGUAGES:
+            raw[index] = list(gazetteer_places(text, lang))
     for index, places in enumerate(datelines):
         raw[index] = [*places, *raw[index]]
     results = []

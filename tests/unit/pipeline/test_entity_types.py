@@ -6,6 +6,7 @@ from __future__ import annotations
 from pipeline.entities import (
     correct_english_spans,
     extract_entities,
+    gazetteer_places,
     prepare_text,
     resolve_mentions,
 )
@@ -149,3 +150,20 @@ def test_russian_organisations_keep_their_genitive_complement():
     assert {"Банк России", "Совет Федерации", "Российская академия наук"} <= set(
         found.organisations
     )
+
+
+def test_gazetteer_places_for_languages_without_a_model():
+    assert gazetteer_places("Vladimir Poutine a parlé à Moscou et à l'Ukraine.", "fr") == [
+        ("Moscou", "GPE", "Moscou"),
+        ("Ukraine", "GPE", "Ukraine"),
+    ]
+    # Case forms go to the nominative; a given name that is also a city stays no place.
+    assert gazetteer_places("Володимир Зеленський був у Києві та Саудівській Аравії.", "uk") == [
+        ("Києві", "GPE", "Київ"),
+        ("Саудівській Аравії", "GPE", "Саудівська Аравія"),
+    ]
+    # German nouns that are also towns are not read as places; countries and big cities are.
+    assert [p[2] for p in gazetteer_places("Das Essen in Moskau und Deutschland.", "de")] == [
+        "Moskau",
+        "Deutschland",
+    ]
