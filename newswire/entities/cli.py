@@ -85,3 +85,23 @@ def show_command(
             " · ".join(row.get("written") or []),
         )
     console.print(table)
+
+
+@app.command("backfill")
+def backfill_command(
+    batch_size: Annotated[int, typer.Option(min=1, max=5000)] = 200,
+) -> None:
+    """Register the entities of articles indexed before the registry and write their ids
+    (after `newswire reindex` to a mapping with person_ids/organisation_ids/place_ids)."""
+    from newswire.deps import alert_store, search_store
+    from newswire.entities import service
+    from newswire.settings import get_settings
+
+    done = service.backfill(
+        search_store(),
+        service.entity_store_for(get_settings()),
+        alert_store().gazetteer(),
+        batch_size=batch_size,
+        progress=lambda n: err.print(f"  {n} articles", highlight=False),
+    )
+    console.print(f"{done} articles have entity ids")

@@ -7,7 +7,7 @@ documents; search shows each facet id under its display name; `newswire entities
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import cache
@@ -15,12 +15,13 @@ from typing import Any
 
 import redis
 
-from newswire.entities.store import EntityStore
+from newswire.entities.store import EntityStore, scan_articles, update_articles
 from newswire.ingest.store import RedisStore
+from newswire.search.store import SearchStore
 from newswire.settings import Settings
 from pipeline.entity_keys import TYPES, choose_display_name, document_entities, fold_display
 from pipeline.gazetteer import Gazetteer
-from pipeline.models import Article, DedupKeys, Entities, LanguageGuess
+from pipeline.models import Article, DedupKeys, Entities, LanguageGuess, Mention
 from pipeline.search import SearchResult
 
 # Document fields that hold each type's entity ids (config/elasticsearch/articles.json).
@@ -180,3 +181,54 @@ def show_entity(store: EntityStore, entity_id: str, language: str) -> dict[str, 
             for form, evidence in sorted(record["formed"].items(), key=lambda kv: kv[1]["at"])
         ],
     }
+
+
+def entities_of_document(source: Mapping[str, Any]) -> Entities:
+    """The entities an indexed document already holds (its names and mentions)."""
+    return Entities(
+        persons=tuple(source.get("persons") or ()),
+        organisations=tuple(source.get("organisations") or ()),
+        places=tuple(source.get("places") or ()),
+        mentions=tuple(
+            Mention(text=m.get("text", ""), label=m.get("type", ""), canonical=m["canonical"])
+            for m in source.get("mentions") or ()
+            if m.get("canonical")
+        ),
+        actors=tuple(source.get("actors") or ()),
+    )
+
+
+def backfill(
+    search: SearchStore,
+    store: EntityStore,
+    gazetteer: Gazetteer,
+    *,
+    batch_size: int = 200,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Register the entities of documents indexed before the registry and write their ids.
+
+    Documents are read from their stored names (no NER again); a document already counted is
+    not counted twice, so the command can run again, and after `newswire reindex`.
+    """
+    actor_names = {actor.name: actor_id for actor_id, actor in gazetteer.actors.items()}
+    done = 0
+    fields = ["language", "persons", "organisations", "places", "mentions", "actors"]
+    for sources in scan_articles(search, fields, batch_size=batch_size):
+        registered = register(
+            store,
+            [(s["doc_id"], s.get("language") or "und", entities_of_document(s)) for s in sources],
+            actor_names=actor_names,
+            now=datetime.now(UTC),
+        )
+        update_articles(
+            search,
+            {
+                s["doc_id"]: {**found.fields, "actors": list(found.entities.actors)}
+                for s, found in zip(sources, registered, strict=True)
+            },
+        )
+        done += len(sources)
+        if progress:
+            progress(done)
+    return done

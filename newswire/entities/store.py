@@ -17,12 +17,14 @@ one round trip, and a retried batch changes nothing (its documents are already c
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict
 from typing import Any
 
 import redis
+from elasticsearch import helpers
 
+from newswire.search.store import SearchStore
 from pipeline.entity_keys import EntityMention
 
 # ARGV[1] prefix, ARGV[2] JSON [{doc, at, lang, entities: [EntityMention…]}];
@@ -171,3 +173,41 @@ class EntityStore:
 
     def count(self) -> int:
         return int(self.client.zcard(self._key("entities")))
+
+
+# -- the articles' id fields (newswire/search owns the index; the registry fills these) ---------
+def scan_articles(
+    search: SearchStore, fields: Sequence[str], *, batch_size: int = 200
+) -> Iterator[list[dict[str, Any]]]:
+    """Every article's `fields`, in batches (a scroll over the articles alias)."""
+    batch: list[dict[str, Any]] = []
+    for hit in helpers.scan(
+        search.es,
+        index=search.settings.articles_alias,
+        _source=list(fields),
+        size=batch_size,
+        preserve_order=False,
+    ):
+        batch.append({"doc_id": hit["_id"], **hit["_source"]})
+        if len(batch) == batch_size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def update_articles(search: SearchStore, changes: Mapping[str, Mapping[str, Any]]) -> None:
+    """Partial updates by doc_id in one bulk request (a document deleted meanwhile is skipped)."""
+    actions = (
+        {
+            "_op_type": "update",
+            "_index": search.settings.articles_alias,
+            "_id": doc_id,
+            "doc": dict(fields),
+            "retry_on_conflict": 3,
+        }
+        for doc_id, fields in changes.items()
+    )
+    for ok, item in helpers.streaming_bulk(search.es, actions, raise_on_error=False):
+        if not ok and item["update"].get("status") != 404:
+            raise RuntimeError(f"entity ids not written to {item['update'].get('_id')}: {item}")

@@ -12,7 +12,9 @@ from typing import Any
 
 import pytest
 
+from newswire.alerts.store import AlertStore
 from newswire.entities import service as entities
+from newswire.entities.store import EntityStore, update_articles
 from newswire.search.service import run_search
 from newswire.search.store import SearchStore
 from pipeline.search import SearchRequest, build_search_body
@@ -116,3 +118,29 @@ def test_entities_show_explains_how_an_entity_was_formed(
         timeout=120,
     )
     assert [row["id"] for row in json.loads(listed.stdout)] == [entity_id]
+
+
+def test_backfill_gives_documents_indexed_before_the_registry_their_ids(
+    ingested: list[dict[str, Any]], search_store: SearchStore, redis_store: Any
+) -> None:
+    persons = _facet(_search(search_store, "Kursk"), "person")
+    lecornu_id, naming = persons["Sebastien Lecornu"]
+    # As if indexed before the registry: no ids on the documents, an empty registry.
+    hits = _search(search_store, filters={"person": (lecornu_id,)}).hits
+    update_articles(search_store, {hit.doc_id: {"person_ids": []} for hit in hits})
+    search_store.refresh()
+    assert _search(search_store, filters={"person": (lecornu_id,)}).total == 0
+    registry = EntityStore(redis_store.client, f"{redis_store.prefix}-backfill")
+    done = entities.backfill(
+        search_store, registry, AlertStore.of(search_store).gazetteer(), batch_size=3
+    )
+    search_store.refresh()
+    assert done == search_store.count()
+    again = _search(search_store, filters={"person": (lecornu_id,)})
+    assert {hit.doc_id for hit in again.hits} == {hit.doc_id for hit in hits}
+    shown = entities.show_entity(registry, lecornu_id, "en")
+    assert shown is not None
+    assert shown["documents"] == naming
+    # Run again: nothing is counted twice.
+    entities.backfill(search_store, registry, AlertStore.of(search_store).gazetteer())
+    assert entities.show_entity(registry, lecornu_id, "en")["documents"] == naming
