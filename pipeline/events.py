@@ -35,7 +35,7 @@ from pipeline.cluster import entity_keys, name_key, number_tokens, number_weight
 
 # Changing how terms, names or figures are derived changes what stored records mean: bump it so
 # old records are ignored rather than compared with incompatible ones.
-RECORD_VERSION = "1"
+RECORD_VERSION = "2"
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,11 +196,12 @@ def salient_terms(title: str, lead: str, language: str, *, title_weight: int = 2
 
 def article_terms(
     title: str, summary: str, body: str, language: str, config: EventConfig | None = None
-) -> frozenset[str]:
-    """Every salient term of an article's headline and lead: what its IDF look-up needs."""
+) -> Counter[str]:
+    """Every salient term of an article's headline and lead with its count: what its IDF
+    look-up needs, and what `fingerprint` takes as `counts` so as not to count twice."""
     config = config or EventConfig()
     headline, lead = _lead(title, summary, body, config.lead_words)
-    return frozenset(salient_terms(headline, lead, language or "und"))
+    return salient_terms(headline, lead, language or "und")
 
 
 # -- event dates -------------------------------------------------------------------------------
@@ -265,13 +266,16 @@ class EventFingerprint:
     story_id: str
     language: str
     published: float
-    terms: tuple[tuple[str, float], ...]  # ("lang:stem", term frequency), most salient first
+    # ("lang:stem", TF-IDF weight under the statistics of its arrival), heaviest first: the
+    # vector stays as it was computed, as a streaming clusterer's centroids do, so comparing
+    # two articles needs no statistics at all.
+    terms: tuple[tuple[str, float], ...]
     names: frozenset[str]  # name skeletons and "@actor" ids
     numbers: frozenset[str]  # figures (no dates)
     dates: frozenset[str]  # event days ("d03-12")
     event_id: str = ""
 
-    def index_keys(self, limit: int = 12) -> tuple[str, ...]:
+    def index_keys(self, limit: int = 8) -> tuple[str, ...]:
         """The index keys this article is found by: its rarest names, figures and top terms."""
         names = sorted(self.names, key=lambda k: (not k.startswith("@"), -len(k), k))[:8]
         figures = sorted(
@@ -294,23 +298,26 @@ def fingerprint(
     names: Iterable[str] = (),
     stats: TermStats | None = None,
     config: EventConfig | None = None,
+    counts: Mapping[str, int] | None = None,
 ) -> EventFingerprint:
     """The event fingerprint of an article: salient terms of headline and lead (ranked by TF-IDF
     under `stats`), names (skeletons of capitalised words, canonical entity names, actor ids),
-    figures and event dates."""
+    figures and event dates. `counts` are article_terms' if already counted."""
     config = config or EventConfig()
     stats = stats or TermStats()
     language = language or "und"
     headline, lead = _lead(title, summary, body, config.lead_words)
-    counts = salient_terms(headline, lead, language)
-    ranked = sorted(counts.items(), key=lambda kv: (-kv[1] * stats.idf(kv[0]), kv[0]))
-    terms = tuple((term, float(count)) for term, count in ranked[: config.max_terms])
+    if counts is None:
+        counts = salient_terms(headline, lead, language)
+    weights = {term: (1 + math.log(tf)) * stats.idf(term) for term, tf in counts.items()}
+    ranked = sorted(weights.items(), key=lambda kv: (-kv[1], kv[0]))
+    terms = tuple((term, round(weight, 2)) for term, weight in ranked[: config.max_terms])
     text = f"{headline}\n{lead}"
     keys = set(entity_keys(text))
     for name in names:
         keys.update(k for w in name.split() if len(k := name_key(w)) >= 4)
     keys.update(f"@{actor}" for actor in actors)
-    published = _epoch(published_at)
+    published = epoch(published_at)
     return EventFingerprint(
         doc_id=doc_id,
         story_id=story_id or doc_id,
@@ -323,7 +330,8 @@ def fingerprint(
     )
 
 
-def _epoch(timestamp: str) -> float:
+def epoch(timestamp: str) -> float:
+    """Seconds since 1970 of an ISO 8601 time (naive: UTC); 0 when there is none."""
     try:
         moment = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
     except ValueError:
@@ -358,13 +366,9 @@ class PairEvidence:
         }
 
 
-def _vector(fp: EventFingerprint, stats: TermStats) -> dict[str, float]:
-    return {term: (1 + math.log(tf)) * stats.idf(term) for term, tf in fp.terms}
-
-
-def cosine(a: EventFingerprint, b: EventFingerprint, stats: TermStats) -> float:
+def cosine(a: EventFingerprint, b: EventFingerprint) -> float:
     """TF-IDF cosine of two articles' salient terms (0 across languages: no term is shared)."""
-    left, right = _vector(a, stats), _vector(b, stats)
+    left, right = dict(a.terms), dict(b.terms)
     dot = sum(weight * right[t] for t, weight in left.items() if t in right)
     if not dot:
         return 0.0
@@ -382,13 +386,11 @@ CROSS_NUMBER_WEIGHT = 0.5
 DATE_CONFLICT_PENALTY = 0.35
 
 
-def pair_evidence(
-    a: EventFingerprint, b: EventFingerprint, stats: TermStats, config: EventConfig
-) -> PairEvidence:
+def pair_evidence(a: EventFingerprint, b: EventFingerprint, config: EventConfig) -> PairEvidence:
     """The pair score of two articles (0-1) and what it is made of."""
     hours = abs(a.published - b.published) / 3600 if a.published and b.published else 0.0
     cross = a.language != b.language or a.language == "und"
-    lexical = 0.0 if cross else cosine(a, b, stats)
+    lexical = 0.0 if cross else cosine(a, b)
     shared_names = tuple(sorted(a.names & b.names))
     smaller = min(len(a.names), len(b.names))
     name_share = len(shared_names) / smaller if smaller else 0.0
@@ -451,7 +453,6 @@ class EventDecision:
 def decide(
     fp: EventFingerprint,
     candidates: Sequence[EventFingerprint],
-    stats: TermStats,
     config: EventConfig,
     *,
     story_event: str = "",
@@ -468,7 +469,7 @@ def decide(
     for candidate in sorted(candidates, key=lambda c: (c.published, c.doc_id)):
         if candidate.doc_id == fp.doc_id or not candidate.event_id:
             continue
-        evidence = pair_evidence(fp, candidate, stats, config)
+        evidence = pair_evidence(fp, candidate, config)
         margin = evidence.score - threshold(evidence, config)
         if margin < 0:
             continue
@@ -503,6 +504,18 @@ def decide(
     return EventDecision(event_id, "join", score, matched.doc_id, (), evidence.as_dict())
 
 
+def coverage_line(stories: int, outlets: int, languages: int) -> str:
+    """'Full coverage: 9 stories from 7 outlets in 3 languages'."""
+
+    story_word = "story" if stories == 1 else "stories"
+    outlet_word = "outlet" if outlets == 1 else "outlets"
+    language_word = "language" if languages == 1 else "languages"
+    return (
+        f"Full coverage: {stories} {story_word} from {outlets} {outlet_word} "
+        f"in {languages} {language_word}"
+    )
+
+
 # -- streaming replay (the evaluation and the bench run the stage without a store) -------------
 def resolve(event_id: str, merged_into: Mapping[str, str]) -> str:
     """The event `event_id` now belongs to, following merge records."""
@@ -513,9 +526,7 @@ def resolve(event_id: str, merged_into: Mapping[str, str]) -> str:
     return event_id
 
 
-def cluster_stream(
-    fingerprints: Sequence[EventFingerprint], config: EventConfig, stats: TermStats
-) -> dict[str, str]:
+def cluster_stream(fingerprints: Sequence[EventFingerprint], config: EventConfig) -> dict[str, str]:
     """Event id of every article, deciding them one by one in publication order against every
     earlier article of the window, as the store does (its index returns a subset of these)."""
     ordered = sorted(fingerprints, key=lambda f: (f.published, f.doc_id))
@@ -529,7 +540,7 @@ def cluster_stream(
             if abs(c.published - fp.published) <= config.window_hours * 3600
         ]
         story_event = resolve(story_events.get(fp.story_id, ""), merged_into)
-        decision = decide(fp, window, stats, config, story_event=story_event)
+        decision = decide(fp, window, config, story_event=story_event)
         for loser in decision.merged:
             merged_into[loser] = decision.event_id
         story_events.setdefault(fp.story_id, decision.event_id)
@@ -565,13 +576,14 @@ def encode_record(fp: EventFingerprint, event_id: str) -> str:
             event_id,
             fp.language,
             str(int(fp.published)),
-            " ".join(f"{t.split(':', 1)[1]}:{int(tf)}" for t, tf in fp.terms),
+            " ".join(f"{t.split(':', 1)[1]}:{weight:g}" for t, weight in fp.terms),
             " ".join(sorted(fp.names)),
             " ".join(sorted(fp.numbers | fp.dates)),
         )
     )
 
 
+@lru_cache(maxsize=16_384)
 def decode_record(record: str) -> EventFingerprint | None:
     """The fingerprint (with its event id) a record holds; None for another RECORD_VERSION."""
     parts = record.split("|")
@@ -580,8 +592,8 @@ def decode_record(record: str) -> EventFingerprint | None:
     _, doc_id, story_id, event_id, language, published, terms, names, figures = parts
     pairs = []
     for item in terms.split():
-        stem, _, tf = item.rpartition(":")
-        pairs.append((f"{language}:{stem}", float(tf)))
+        stem, _, weight = item.rpartition(":")
+        pairs.append((f"{language}:{stem}", float(weight)))
     tokens = figures.split()
     return EventFingerprint(
         doc_id=doc_id,

@@ -7,7 +7,7 @@ and, once indexed, in each article's `event_id`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,6 +24,8 @@ from pipeline.events import (
     EventFingerprint,
     TermStats,
     article_terms,
+    coverage_line,
+    epoch,
     fingerprint,
 )
 from pipeline.lifecycle import PUBLIC
@@ -55,7 +57,10 @@ def event_config(settings: Settings) -> EventConfig:
 
 
 def fingerprint_document(
-    document: dict[str, Any], config: EventConfig, stats: TermStats | None = None
+    document: dict[str, Any],
+    config: EventConfig,
+    stats: TermStats | None = None,
+    counts: Mapping[str, int] | None = None,
 ) -> EventFingerprint:
     """The event fingerprint of an indexed (or about to be indexed) document."""
     return fingerprint(
@@ -70,6 +75,7 @@ def fingerprint_document(
         names=[*(document.get("persons") or ()), *(document.get("places") or ())],
         stats=stats,
         config=config,
+        counts=counts,
     )
 
 
@@ -88,17 +94,17 @@ def assign_events(
     decisions = []
     for document in documents:
         language = document.get("language") or "und"
-        terms = article_terms(
+        counts = article_terms(
             document.get("title") or "",
             document.get("summary") or "",
             document.get("body") or "",
             language,
             config,
         )
-        probe = fingerprint_document(document, config)
-        stats = event_store.term_stats(language, sorted(terms), probe.published)
-        fp = fingerprint_document(document, config, stats)
-        decision = event_store.assign(fp, config, stats)
+        published = epoch(document.get("published_at") or "")
+        stats = event_store.term_stats(language, sorted(counts), published)
+        fp = fingerprint_document(document, config, stats, counts)
+        decision = event_store.assign(fp, config)
         document["event_id"] = decision.event_id
         decisions.append(decision)
         if decision.merged:
@@ -133,18 +139,6 @@ def _carry_merge(
 
 
 # -- reading events ----------------------------------------------------------------------------
-def coverage_line(stories: int, outlets: int, languages: int) -> str:
-    """'Full coverage: 9 stories from 7 outlets in 3 languages'."""
-
-    story_word = "story" if stories == 1 else "stories"
-    outlet_word = "outlet" if outlets == 1 else "outlets"
-    language_word = "language" if languages == 1 else "languages"
-    return (
-        f"Full coverage: {stories} {story_word} from {outlets} {outlet_word} "
-        f"in {languages} {language_word}"
-    )
-
-
 def get_event(
     search_store: SearchStore,
     event_store: EventStore,

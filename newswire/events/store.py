@@ -182,6 +182,8 @@ DAY_SECONDS = 86_400
 # two (a later article can still merge them), but the article is never held up.
 MAX_ATTEMPTS = 8
 MAX_CANDIDATES = 40
+STATS_TTL_SECONDS = 60.0
+STATS_CACHE_TERMS = 200_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,6 +218,8 @@ class EventStore:
         self.merge_ttl_seconds = merge_ttl_seconds
         self.clock = clock
         self._script = client.register_script(_SCRIPT)
+        self._stats: dict[str, int] = {}
+        self._stats_at = 0.0
 
     @property
     def _window_days(self) -> int:
@@ -227,19 +231,35 @@ class EventStore:
 
     # -- term statistics -------------------------------------------------------------------
     def term_stats(self, language: str, terms: Sequence[str], published: float) -> TermStats:
-        """Document frequencies of `terms` ("lang:stem") among the window's articles."""
-        first, last, _ = self._days(published)
-        stems = [t.split(":", 1)[1] for t in terms]
-        pipe = self.client.pipeline(transaction=False)
-        for day in range(first, last + 1):
-            pipe.hmget(f"{self.prefix}:df:{language}:{day}", ["#", *stems])
-        documents = 0
-        frequencies = dict.fromkeys(terms, 0)
-        for values in pipe.execute():
-            documents += int(values[0] or 0)
-            for term, value in zip(terms, values[1:], strict=True):
-                frequencies[term] += int(value or 0)
-        return TermStats({language: documents}, frequencies)
+        """Document frequencies of `terms` ("lang:stem") among the window's articles.
+
+        Counts are cached in the process for STATS_TTL_SECONDS: an IDF a minute old ranks
+        terms as well as a fresh one, and most terms of an article were looked up recently.
+        """
+        first, _, today = self._days(published)
+        now = self.clock()
+        if now - self._stats_at > STATS_TTL_SECONDS or len(self._stats) > STATS_CACHE_TERMS:
+            self._stats.clear()
+            self._stats_at = now
+        wanted = [f"#{language}:{first}:{today}", *(f"{t}:{first}:{today}" for t in terms)]
+        missing = [key for key in wanted if key not in self._stats]
+        if missing:
+            names = [key.rsplit(":", 2)[0] for key in missing]
+            stems = ["#" if name.startswith("#") else name.split(":", 1)[1] for name in names]
+            pipe = self.client.pipeline(transaction=False)
+            # The window before the article: what it is compared with (later days are seldom
+            # written yet, and reading them would cost a look-up per term each).
+            for day in range(first, today + 1):
+                pipe.hmget(f"{self.prefix}:df:{language}:{day}", stems)
+            totals = [0] * len(missing)
+            for values in pipe.execute():
+                for index, value in enumerate(values):
+                    totals[index] += int(value or 0)
+            self._stats.update(zip(missing, totals, strict=True))
+        return TermStats(
+            {language: self._stats[wanted[0]]},
+            {term: self._stats[key] for term, key in zip(terms, wanted[1:], strict=True)},
+        )
 
     # -- assignment ------------------------------------------------------------------------
     def _call(
@@ -283,15 +303,12 @@ class EventStore:
             ],
         )
 
-    def assign(
-        self,
-        fp: EventFingerprint,
-        config: EventConfig,
-        stats: TermStats | None = None,
-    ) -> EventDecision:
+    def assign(self, fp: EventFingerprint, config: EventConfig) -> EventDecision:
         """The event of one article, recorded so later articles (on any worker) find it.
 
         Idempotent: an article already recorded keeps its event (resolved through merges).
+        Candidates carry their TF-IDF weights from their own arrival, so no statistics are
+        read here.
         """
         reply = self._call("query", fp, record=encode_record(fp, fp.doc_id))
         decision = EventDecision(fp.doc_id, "new", 1.0, None)
@@ -308,18 +325,10 @@ class EventStore:
             for raw, event in zip(reply[3::2], reply[4::2], strict=True):
                 decoded = decode_record(_text(raw))
                 if decoded is not None:
-                    candidates.append(replace(decoded, event_id=_text(event)))
-            known = stats or TermStats()
-            needed = {t for c in candidates if c.language == fp.language for t, _ in c.terms} - set(
-                known.frequencies
-            )
-            if needed:
-                extra = self.term_stats(fp.language, sorted(needed), fp.published)
-                known = TermStats(
-                    {**extra.documents, **known.documents},
-                    {**extra.frequencies, **known.frequencies},
-                )
-            decision = decide(fp, candidates, known, config, story_event=story_event)
+                    event_id = _text(event)
+                    same = decoded.event_id == event_id
+                    candidates.append(decoded if same else replace(decoded, event_id=event_id))
+            decision = decide(fp, candidates, config, story_event=story_event)
             if attempt > 1:
                 log.debug("event assignment conflict, deciding again", doc_id=fp.doc_id)
             reply = self._call(

@@ -135,19 +135,16 @@ def process_batch(
             for a, _ in fresh
         ]
     with timed("entities"):
-        # With registry ids per entity, one Redis round trip per batch (newswire/entities/).
-        registered = entity_registry.register_batch(
-            redis_store,
-            fresh,
-            languages,
-            extract_entities(
-                (
-                    (lang.code, f"{a.title}\n\n{a.body}")
-                    for (a, _), lang in zip(fresh, languages, strict=True)
-                ),
-                gazetteer=alert_store.gazetteer(),
+        entities = extract_entities(
+            (
+                (lang.code, f"{a.title}\n\n{a.body}")
+                for (a, _), lang in zip(fresh, languages, strict=True)
             ),
-            alert_store.gazetteer(),
+            gazetteer=alert_store.gazetteer(),
+        )
+        # Registry ids per entity, one Redis round trip per batch (newswire/entities/).
+        registered = entity_registry.register_batch(
+            redis_store, fresh, languages, entities, alert_store.gazetteer()
         )
     now = datetime.now(UTC)
     allowed = store.article_fields

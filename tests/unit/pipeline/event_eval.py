@@ -165,7 +165,7 @@ def evaluate(part: str = "dev", config: EventConfig | None = None) -> Evaluation
     config = config or EventConfig()
     articles = load(part)
     fps = fingerprints(articles, config)
-    predicted = cluster_stream(fps, config, term_stats(fps))
+    predicted = cluster_stream(fps, config)
     by_language: dict[str, list[EvalArticle]] = {}
     for a in articles:
         by_language.setdefault(a.language, []).append(a)

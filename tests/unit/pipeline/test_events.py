@@ -71,7 +71,17 @@ UNRELATED = _fp(
     "Bank of England holds rates at 4.5%",
     "The Bank of England kept its key interest rate at 4.5% on Wednesday, Andrew Bailey said.",
 )
-STATS = term_stats([QUAKE_EN, QUAKE_EN_2, QUAKE_DE, QUAKE_NEXT_DAY, UNRELATED])
+
+
+def test_term_stats_count_articles_per_language_and_terms_per_article():
+    stats = term_stats([QUAKE_EN, QUAKE_EN_2, QUAKE_DE, QUAKE_NEXT_DAY, UNRELATED])
+    assert stats.documents == {"en": 4, "de": 1}
+    assert stats.frequencies["en:malatya"] == 3
+    # Weighted by these statistics, a term most articles use weighs less, an unseen one more.
+    flat = dict(_fp("w", "Malatya vineyards", "Malatya vineyards").terms)
+    weighted = dict(_fp("w", "Malatya vineyards", "Malatya vineyards", stats=stats).terms)
+    assert weighted["en:malatya"] < flat["en:malatya"]
+    assert weighted["en:vineyard"] >= flat["en:vineyard"]
 
 
 def test_salient_terms_are_stemmed_without_stop_words_and_the_headline_counts_twice():
@@ -117,27 +127,27 @@ def test_the_fingerprint_holds_names_actors_figures_and_dates():
 
 
 def test_same_language_reports_score_on_words_and_figures():
-    evidence = pair_evidence(QUAKE_EN, QUAKE_EN_2, STATS, CONFIG)
+    evidence = pair_evidence(QUAKE_EN, QUAKE_EN_2, CONFIG)
     assert not evidence.cross_language
     assert evidence.lexical > 0.3
     assert "87" in evidence.shared_numbers
     assert evidence.score >= CONFIG.same_language_threshold
-    assert pair_evidence(QUAKE_EN, UNRELATED, STATS, CONFIG).score < CONFIG.same_language_threshold
+    assert pair_evidence(QUAKE_EN, UNRELATED, CONFIG).score < CONFIG.same_language_threshold
 
 
 def test_across_languages_names_and_figures_carry_the_score():
-    evidence = pair_evidence(QUAKE_EN, QUAKE_DE, STATS, CONFIG)
+    evidence = pair_evidence(QUAKE_EN, QUAKE_DE, CONFIG)
     assert evidence.cross_language
     assert evidence.lexical == 0.0
     assert evidence.score >= CONFIG.cross_language_threshold, evidence
 
 
 def test_a_contradicting_event_day_and_the_window_keep_events_apart():
-    evidence = pair_evidence(QUAKE_EN, QUAKE_NEXT_DAY, STATS, CONFIG)
+    evidence = pair_evidence(QUAKE_EN, QUAKE_NEXT_DAY, CONFIG)
     assert evidence.date_conflict
     assert evidence.score < CONFIG.same_language_threshold
     late = replace(QUAKE_EN_2, published=QUAKE_EN.published + 3600 * (CONFIG.window_hours + 1))
-    assert pair_evidence(QUAKE_EN, late, STATS, CONFIG).score == 0.0
+    assert pair_evidence(QUAKE_EN, late, CONFIG).score == 0.0
 
 
 def _as_event(fp: EventFingerprint, event_id: str) -> EventFingerprint:
@@ -145,14 +155,12 @@ def _as_event(fp: EventFingerprint, event_id: str) -> EventFingerprint:
 
 
 def test_decide_new_join_and_its_story_event():
-    assert decide(QUAKE_EN, [], STATS, CONFIG).method == "new"
-    assert decide(QUAKE_EN, [], STATS, CONFIG).event_id == "quake-en"
-    joined = decide(
-        QUAKE_EN_2, [_as_event(QUAKE_EN, "E1"), _as_event(UNRELATED, "E2")], STATS, CONFIG
-    )
+    assert decide(QUAKE_EN, [], CONFIG).method == "new"
+    assert decide(QUAKE_EN, [], CONFIG).event_id == "quake-en"
+    joined = decide(QUAKE_EN_2, [_as_event(QUAKE_EN, "E1"), _as_event(UNRELATED, "E2")], CONFIG)
     assert (joined.event_id, joined.method, joined.matched_doc_id) == ("E1", "join", "quake-en")
     assert joined.as_document_field()["evidence"]["shared_numbers"]
-    copy = decide(QUAKE_EN_2, [], STATS, CONFIG, story_event="E7")
+    copy = decide(QUAKE_EN_2, [], CONFIG, story_event="E7")
     assert (copy.event_id, copy.method) == ("E7", "story")
 
 
@@ -160,7 +168,7 @@ def test_an_article_strong_with_two_events_merges_them_into_the_earlier_whatever
     early = _as_event(replace(QUAKE_EN, published=QUAKE_EN.published - 600), "E-early")
     late = _as_event(QUAKE_DE, "E-late")
     for candidates in ([early, late], [late, early]):
-        decision = decide(QUAKE_EN_2, candidates, STATS, CONFIG)
+        decision = decide(QUAKE_EN_2, candidates, CONFIG)
         assert (decision.event_id, decision.method, decision.merged) == (
             "E-early",
             "merge",
@@ -168,7 +176,7 @@ def test_an_article_strong_with_two_events_merges_them_into_the_earlier_whatever
         )
     # ...but not when it only just clears the threshold with the second one.
     cautious = replace(CONFIG, merge_margin=1.0)
-    assert decide(QUAKE_EN_2, [early, late], STATS, cautious).method == "join"
+    assert decide(QUAKE_EN_2, [early, late], cautious).method == "join"
 
 
 def test_merges_resolve_transitively_and_cycles_end():
@@ -178,9 +186,7 @@ def test_merges_resolve_transitively_and_cycles_end():
 
 
 def test_the_stream_groups_reports_and_keeps_the_next_day_apart():
-    events = cluster_stream(
-        [QUAKE_DE, QUAKE_EN_2, QUAKE_EN, QUAKE_NEXT_DAY, UNRELATED], CONFIG, STATS
-    )
+    events = cluster_stream([QUAKE_DE, QUAKE_EN_2, QUAKE_EN, QUAKE_NEXT_DAY, UNRELATED], CONFIG)
     assert events["quake-en"] == events["quake-en-2"] == events["quake-de"]
     assert events["quake-thu"] != events["quake-en"]
     assert events["rates"] not in {events["quake-en"], events["quake-thu"]}
