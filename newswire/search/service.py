@@ -10,8 +10,10 @@ from newswire.search.store import SearchStore
 from pipeline.search import (
     SearchRequest,
     SearchResult,
+    attach_event_summaries,
     attach_story_summaries,
     build_search_body,
+    event_summary_body,
     parse_search_response,
     story_summary_body,
 )
@@ -26,7 +28,12 @@ def run_search(store: SearchStore, body: dict[str, Any]) -> SearchResult:
     story_ids = sorted({hit.story_id for hit in result.hits})
     if not story_ids:
         return result
-    return attach_story_summaries(result, store.search(story_summary_body(story_ids)))
+    result = attach_story_summaries(result, store.search(story_summary_body(story_ids)))
+    # group=event: each hit also says how many stories, outlets and languages its event has.
+    event_ids = sorted({hit.event_id for hit in result.hits if hit.event_id})
+    if body.get("collapse", {}).get("field") == "event_id" and event_ids:
+        result = attach_event_summaries(result, store.search(event_summary_body(event_ids)))
+    return result
 
 
 def search(store: SearchStore, request: SearchRequest) -> SearchResult:
