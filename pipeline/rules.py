@@ -41,6 +41,9 @@ from pipeline.search import FACETS, NAME_FIELDS
 
 ActorsMode = Literal["any", "all"]
 Frequency = Literal["instant", "hourly", "daily"]
+# One alert per story (its copies, re-posts and translations) or per event (every outlet's
+# stories of one happening, pipeline/events.py).
+AlertGroup = Literal["story", "event"]
 WebhookFormat = Literal["json", "slack"]
 
 FREQUENCIES = ("instant", "hourly", "daily")
@@ -121,6 +124,7 @@ class AlertRule:
     timezone: str = "UTC"
     quiet: Quiet = field(default_factory=Quiet)
     notify_updates: bool = False
+    group: AlertGroup = "story"
     enabled: bool = True
     created_at: str | None = None
     updated_at: str | None = None
@@ -340,6 +344,7 @@ def validate_rule(data: Mapping[str, Any]) -> AlertRule:
         timezone=_zone(_text(data, "timezone", default="UTC", limit=64) or "UTC"),
         quiet=_quiet(data.get("quiet")),
         notify_updates=_flag(data, "notify_updates", default=False),
+        group=_choice(data, "group", ("story", "event")),  # type: ignore[arg-type]
         enabled=_flag(data, "enabled", default=True),
         created_at=_moment(data.get("created_at"), "created_at"),
         updated_at=_moment(data.get("updated_at"), "updated_at"),
@@ -637,6 +642,7 @@ class DocumentView:
     __slots__ = (
         "_ordered",
         "doc_id",
+        "event_id",
         "keywords",
         "language",
         "neutral",
@@ -651,6 +657,7 @@ class DocumentView:
     def __init__(self, document: Mapping[str, Any]) -> None:
         self.doc_id: str = document["doc_id"]
         self.story_id: str = document.get("story_id") or self.doc_id
+        self.event_id: str = document.get("event_id") or self.story_id
         self.version = int(document.get("version") or 1)
         self.language: str = document.get("language") or "und"
         self.source: str = document.get("source") or ""
@@ -809,7 +816,11 @@ def _compile(node: Node) -> _Compiled:
 # -- the matcher -------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class RuleMatch:
-    """A document that matched a rule; `version` is the document's text version."""
+    """A document that matched a rule; `version` is the document's text version.
+
+    `story_id` is what the rule raises one alert for: the document's story, or its event for a
+    rule with group "event".
+    """
 
     rule_id: str
     doc_id: str
@@ -956,9 +967,10 @@ class RuleMatcher:
             for position in sorted(self.candidates(view)):
                 check = self.checks[position]
                 if check.matches(view):
-                    matches.append(
-                        RuleMatch(check.rule.id, view.doc_id, view.story_id, view.version)
-                    )
+                    # The alert's grouping key: a rule with group "event" raises one alert
+                    # for all the stories of an event.
+                    group = view.event_id if check.rule.group == "event" else view.story_id
+                    matches.append(RuleMatch(check.rule.id, view.doc_id, group, view.version))
         return matches
 
 
