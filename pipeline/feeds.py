@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import calendar
 import json
+import re
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -40,7 +41,13 @@ def parse_feed(
             content, feed_id=feed_id, source_name=source_name, limit=max_entries
         )
     _refuse_xml_entities(content)
-    parsed = feedparser.parse(content, sanitize_html=False, resolve_relative_uris=True)
+    content = _NUMERIC_REFERENCE.sub(_valid_reference, content)
+    try:
+        parsed = feedparser.parse(content, sanitize_html=False, resolve_relative_uris=True)
+    except (ValueError, TypeError, RecursionError) as exc:  # a parser bug must not crash a batch
+        raise FeedParseError(
+            f"not a feed: the parser failed ({type(exc).__name__}: {exc})"
+        ) from exc
     version = parsed.get("version") or ""
     if not version:
         reason = parsed.get("bozo_exception") or "no RSS, Atom or RDF root element"
@@ -58,6 +65,19 @@ def parse_feed(
         entries=entries,
         format=version,
     )
+
+
+# A character reference beyond Unicode (&#x110000;) or to a surrogate makes feedparser's lenient
+# parser call chr() on it and raise; it becomes U+FFFD, as an HTML5 parser reads it.
+_NUMERIC_REFERENCE = re.compile(rb"&#(?:[xX]([0-9A-Fa-f]{1,16})|([0-9]{1,20}));")
+
+
+def _valid_reference(match: re.Match[bytes]) -> bytes:
+    hex_digits, decimal = match.groups()
+    code = int(hex_digits, 16) if hex_digits else int(decimal)
+    if code > 0x10FFFF or 0xD800 <= code <= 0xDFFF or code == 0:
+        return b"&#xFFFD;"
+    return match.group(0)
 
 
 def _refuse_xml_entities(content: bytes) -> None:
