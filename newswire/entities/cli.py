@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
+from rich.table import Column, Table
 
 from newswire.console import JsonFlag, console, err, print_json
 
@@ -42,7 +42,8 @@ def list_command(
     if as_json:
         print_json(rows)
         return
-    table = Table("id", "type", "name", "documents", "forms")
+    # The id is what `entities show` and the filters take: never cut.
+    table = Table(Column("id", no_wrap=True), "type", "name", "documents", "forms")
     for row in rows:
         forms = sorted({name for names in row["names"].values() for name in names})
         table.add_row(row["id"], row["type"], row["name"], str(row["documents"]), " · ".join(forms))
