@@ -75,7 +75,14 @@ def show_command(
     )
     if found["actor"]:
         console.print(f"tracked actor: {found['actor']}")
-    table = Table("language", "form", "documents", "first document", "how it joined", "written")
+    table = Table(
+        "language",
+        "form",
+        "documents",
+        Column("first document", overflow="fold"),  # a doc id, whole: `newswire story ID`
+        "how it joined",
+        "written",
+    )
     for row in found["formed"]:
         table.add_row(
             row["language"],
