@@ -139,3 +139,13 @@ def test_display_name_prefers_the_working_languages_script_then_frequency():
     assert (
         choose_display_name({"ECB": 1, "European Central Bank": 1}, "en") == "European Central Bank"
     )
+
+
+def test_an_organisation_of_the_table_is_one_whatever_the_model_said():
+    (as_place,) = document_entities(_entities(places=("Кремль",)))
+    (as_organisation,) = document_entities(_entities(organisations=("Kremlin",)))
+    assert as_place.type == "organisation"
+    assert as_place.id == as_organisation.id
+    # Places stay places.
+    (moscow,) = document_entities(_entities(places=("Москва",)))
+    assert moscow.type == "place"
