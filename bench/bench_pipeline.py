@@ -1007,6 +1007,13 @@ class Stage:
     articles: int
     reference: bool = False  # shown for comparison, not a pipeline stage
     note: str = ""
+    # CPU seconds of this process for the stage (0: not taken); on a shared machine the rate
+    # per CPU second is what other load cannot move.
+    cpu_seconds: float = 0.0
+
+    @property
+    def cpu_rate(self) -> float:
+        return self.articles / self.cpu_seconds if self.cpu_seconds else float("nan")
 
     @property
     def rate(self) -> float:
@@ -1039,6 +1046,13 @@ class CallTimer:
                 self.calls += 1
 
         return timed
+
+
+def timed_cpu(function: Callable[[], T]) -> tuple[T, float, float]:
+    """The value, wall seconds and CPU seconds of this process."""
+    begin, cpu = time.perf_counter(), time.process_time()
+    value = function()
+    return value, time.perf_counter() - begin, time.process_time() - cpu
 
 
 def timed(function: Callable[[], T]) -> tuple[T, float]:
@@ -1139,7 +1153,7 @@ def _ner_stages(
     pairs = [
         (lang.code, f"{a.title}\n\n{a.body}") for a, lang in zip(articles, languages, strict=True)
     ]
-    entities, seconds = timed(
+    entities, seconds, cpu = timed_cpu(
         lambda: [
             e
             for b in batches(pairs, size)
@@ -1147,11 +1161,24 @@ def _ner_stages(
         ]
     )
     mentions = sum(len(e.mentions) for e in entities)
-    ner = Stage("NER (extract_entities)", seconds, n, note=f"{mentions / n:.1f} mentions/article")
+    ner = Stage(
+        "NER (extract_entities)",
+        seconds,
+        n,
+        note=f"{mentions / n:.1f} mentions/article; {n / cpu:.1f} per CPU second",
+        cpu_seconds=cpu,
+    )
     texts = [text[:MAX_NER_CHARS] for _, text in pairs]
     nlp = english_model()
-    _, seconds = timed(lambda: sum(1 for _ in nlp.pipe(texts, batch_size=size)))
-    bare = Stage("  spaCy nlp.pipe, bare", seconds, n, reference=True, note="NER bound, 1 core")
+    _, seconds, cpu = timed_cpu(lambda: sum(1 for _ in nlp.pipe(texts, batch_size=size)))
+    bare = Stage(
+        "  spaCy nlp.pipe, bare",
+        seconds,
+        n,
+        reference=True,
+        note=f"NER bound, 1 core; {n / cpu:.1f} per CPU second",
+        cpu_seconds=cpu,
+    )
     return entities, [ner, bare]
 
 
@@ -1399,6 +1426,15 @@ def print_ratios(e2e: EndToEnd | None, run: StageRun | None, workers: int) -> No
     out.print(
         f"  end to end / pipeline bound on {workers} cores = "
         f"{e2e.rate / (workers * 1000 / total_ms):.2f}"
+    )
+    workers_cpu = e2e.cpu.get("celery workers", 0.0)
+    out.print(
+        f"  by CPU seconds, which other load on a shared machine cannot move: bare NER "
+        f"{bare.cpu_rate:.1f} articles per CPU second (wall {bare.rate:.1f}/s); the workers "
+        f"spent {workers_cpu:.1f} CPU s on {e2e.indexed} articles = "
+        f"{e2e.indexed / max(workers_cpu, 1e-9):.1f} per CPU second -> ratio "
+        f"[bold]{e2e.indexed / max(workers_cpu, 1e-9) / bare.cpu_rate:.2f}[/bold]; end to end / "
+        f"(bare NER per CPU second x {workers}) = {e2e.rate / (bare.cpu_rate * workers):.2f}"
     )
     out.print(
         f"  post-NER hot path inside the workers (stories, document, translate, index, "
