@@ -143,7 +143,13 @@ def withdraw_alerts(
         return 0
     alert_store = AlertStore.of(store)
     rules = rule_set(rule_store, alert_store)
-    stories = [d.get("story_id") or doc_id for doc_id, d in gone.items()]
+    # An alert is raised per story, or per event for a rule that groups by event.
+    stories = [
+        key
+        for doc_id, d in gone.items()
+        for key in (d.get("story_id") or doc_id, d.get("event_id"))
+        if key
+    ]
     states = rule_store.alert_states(candidate_alerts(rules.rules, stories))
     listing = [s for s in states.values() if set(s.articles) & set(gone)]
     if not listing:

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from newswire.alerts.matching import withdraw_alerts
-from newswire.alerts.rule_store import RuleStore, rule_store_for
+from newswire.alerts.rule_store import DeliveryJob, RuleStore, rule_store_for
 from newswire.alerts.service import AlertsService
 from newswire.alerts.store import AlertStore
 from newswire.feeds.polling import articles_from_feed
@@ -37,6 +37,7 @@ from newswire.stories.service import article_versions, get_story
 from pipeline.alerts import parse_actors
 from pipeline.delivery import DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, verify_signature
 from pipeline.models import Article
+from pipeline.rules import RuleMatch, alert_id
 from pipeline.search import SearchRequest
 from tests.integration.conftest import RUN_ID, start_worker, stop_worker
 from workers.tasks import process_articles, release_embargoes, sweep_alert_deliveries
@@ -193,6 +194,11 @@ def _until(check: Callable[[], bool], queue: str, what: str, timeout: float = 90
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def _owed(rules: RuleStore, rule_id: str) -> list[str]:
+    """The rule's deliveries still in the outbox."""
+    return [job.id for job, _ in rules.jobs() if job.rule_id == rule_id]
+
+
 def _release(queue: str) -> dict[str, Any]:
     """The beat's release task, run by the worker; its answer (beat itself ignores it)."""
     outcome: dict[str, Any] = release_embargoes.apply_async(queue=queue, ignore_result=False).get(
@@ -285,9 +291,9 @@ def test_an_item_its_correction_and_its_kill_update_search_and_the_alert_exactly
     assert withdrawn["alert_id"] == alert["alert_id"]
     assert withdrawn["delivery_id"] != alert["delivery_id"]
     assert withdrawn["story"]["articles"][0]["doc_id"] == doc_id
-    # Nothing more is owed, so nothing more will arrive: one alert and one withdrawal, each
-    # delivered once, all signed.
-    assert [job for job, _ in rules.jobs() if job.rule_id == "rende-quake"] == []
+    # Once nothing is owed (the worker removes a job after the receiver's answer), nothing more
+    # will arrive: one alert and one withdrawal, each delivered once, all signed.
+    _until(lambda: not _owed(rules, "rende-quake"), queue, "nothing owed")
     assert [e["event"] for e in hooks.events if e["path"] == "/quake"] == ["alert", "withdrawn"]
     assert hooks.duplicates == 0
     assert hooks.unsigned == 0
@@ -305,7 +311,7 @@ def test_an_item_its_correction_and_its_kill_update_search_and_the_alert_exactly
     (report,) = drop.put(content={"calabria-kill-again.xml": kill + b"<!-- again -->\n"})
     assert report["withdrawn"] == 1
     assert withdraw_alerts([doc_id], store=store, rule_store=rules) == 0
-    assert [job for job, _ in rules.jobs() if job.rule_id == "rende-quake"] == []
+    assert _owed(rules, "rende-quake") == []
     assert len(hooks.of("/quake", "withdrawn")) == 1
 
 
@@ -346,7 +352,7 @@ def test_an_embargoed_item_is_neither_searchable_nor_alerted_until_the_release_t
     assert article_versions(store, held["doc_id"]) is None
     assert _release(queue) == {"released": 0}
     assert service.inbox(rule_id="air-quality") == []
-    assert [job for job, _ in rules.jobs() if job.rule_id == "air-quality"] == []
+    assert _owed(rules, "air-quality") == []
     assert hooks.of("/air", "alert") == []
     # All of the above was seen while the embargo held.
     assert datetime.now(UTC) < until
@@ -359,7 +365,7 @@ def test_an_embargoed_item_is_neither_searchable_nor_alerted_until_the_release_t
     _until(lambda: len(hooks.of("/air", "alert")) == 1, queue, "the released item's alert")
     # A second release run changes nothing and owes nothing.
     assert _release(queue) == {"released": 0}
-    assert [job for job, _ in rules.jobs() if job.rule_id == "air-quality"] == []
+    _until(lambda: not _owed(rules, "air-quality"), queue, "nothing owed")
     assert len(hooks.of("/air", "alert")) == 1
     (record,) = service.inbox(rule_id="air-quality")
     assert record["doc_ids"] == [held["doc_id"]]
@@ -454,9 +460,10 @@ def test_kill_advisories_withdraw_the_alert(
         _until(lambda: len(hooks.of(path, "alert")) == 1, queue, "the alert")
         (report,) = drop.put(kill)
         assert report["withdrawn"] == 1
+        _until(lambda: len(hooks.of(path, "withdrawn")) == 1, queue, "the withdrawn event")
     assert _hits(store, word) == []
     _until(
-        lambda: not [job for job, _ in rules.jobs() if job.rule_id == rule_id],
+        lambda: not _owed(rules, rule_id),
         queue,
         "nothing owed",
     )
@@ -470,3 +477,69 @@ def test_kill_advisories_withdraw_the_alert(
     if not one_batch:
         assert len(alerts) == 1
     assert hooks.duplicates == 0
+
+
+def test_a_send_racing_the_withdrawal_owes_the_withdrawn_event_once_in_either_order(
+    stores: tuple[SearchStore, RuleStore, AlertsService],
+    receiver: tuple[Receiver, str],
+) -> None:
+    """The outbox transactions on the real Redis, without a worker: the send and the
+    withdrawal of one alert, in both orders, each owe the receiver one withdrawn event."""
+    _, rules, service = stores
+    _, base_url = receiver
+    rule_id = f"race-{secrets.token_hex(3)}"
+    service.create_rule(
+        {
+            "id": rule_id,
+            "name": "Race",
+            "query": "race",
+            "channels": [{"type": "webhook", "url": f"{base_url}/race", "secret": SECRET}],
+        }
+    )
+    rule = rules.get(rule_id)
+    assert rule is not None
+    now = datetime.now(UTC)
+
+    def owed_job(story: str) -> DeliveryJob:
+        applied = rules.apply(
+            [RuleMatch(rule_id, f"{story}-a", story)], {rule_id: rule}, now=now, dispatching=False
+        )
+        (job_id,) = applied.jobs
+        job = rules.job(job_id)
+        assert job is not None
+        return job
+
+    def withdraw(story: str) -> Any:
+        gone = [f"{story}-a"]
+        return rules.withdraw([alert_id(rule_id, story)], gone, gone, {rule_id: rule}, now=now)
+
+    # The withdrawal first, while the send is in flight: the job is cancelled, and the send
+    # that then succeeds owes the event.
+    job = owed_job("story-x")
+    first = withdraw("story-x")
+    assert first.withdrawn_alerts == 1
+    assert first.cancelled == [job.id]
+    assert first.jobs == []
+    assert rules.job(job.id) is None
+    assert not rules.save_job(job, due=now.timestamp())  # a retry does not bring it back
+    (event,) = rules.delivered(job, ["story-x"], now=now)
+    withdrawn = rules.job(event)
+    assert withdrawn is not None
+    assert withdrawn.kind == "withdrawn"
+    assert withdrawn.articles == ("story-x-a",)
+    assert rules.delivered(job, ["story-x"], now=now) == []
+    assert withdraw("story-x").changes == []
+
+    # The send first: the withdrawal owes the event, and a retried batch owes nothing more.
+    job = owed_job("story-y")
+    assert rules.delivered(job, ["story-y"], now=now) == []
+    second = withdraw("story-y")
+    assert second.cancelled == []
+    (event_y,) = second.jobs
+    assert event_y != event
+    assert withdraw("story-y").jobs == []
+    assert rules.sent(alert_id(rule_id, "story-y")) == {job.channel: "withdrawal"}
+    owed = sorted(j.id for j, _ in rules.jobs() if j.rule_id == rule_id)
+    assert owed == sorted([event, event_y])
+    for job_id in owed:
+        rules.finish_job(job_id)
