@@ -434,7 +434,8 @@ class EventDecision:
     """The event an article joins, how, and which events it showed to be one with it."""
 
     event_id: str
-    method: str  # "new", "story" (its story's event), "join", "merge"
+    # "new", "story" (its story's event), "join", "merge"; the store adds "recorded" (a retry).
+    method: str
     score: float
     matched_doc_id: str | None
     merged: tuple[str, ...] = ()  # events merged into event_id
