@@ -236,3 +236,31 @@ def test_an_article_bridging_two_events_merges_them_and_the_merge_is_recorded(
     # A later article of the merged event is decided against the surviving id.
     late = _fp("d-de-late", "de", names=["@kyiv", "kraml", "lakar", "hala"], numbers=["1100"])
     assert store.assign(late, config).event_id == first.event_id
+
+
+def test_copies_follow_their_storys_event_and_term_counts_are_kept(
+    redis_store: RedisStore,
+) -> None:
+    store = _fresh_store(redis_store)
+    config = EventConfig()
+    first = _fp("a-first", "en", terms=[("en:quak", 2.0), ("en:malatya", 3.0)], names=["@x"])
+    assert store.assign(first, config).method == "new"
+    # Another article of the same story, sharing nothing with it: it joins by its story.
+    copy = EventFingerprint(
+        doc_id="b-copy",
+        story_id="a-first",
+        language="ru",
+        published=first.published + 60,
+        terms=(("ru:землетрясен", 1.0),),
+        names=frozenset(),
+        numbers=frozenset(),
+        dates=frozenset(),
+    )
+    decision = store.assign(copy, config)
+    assert (decision.event_id, decision.method) == ("a-first", "story")
+    stats = store.term_stats("en", ["en:quak", "en:malatya", "en:unseen"], first.published)
+    assert stats.documents == {"en": 1}
+    assert stats.frequencies == {"en:quak": 1, "en:malatya": 1, "en:unseen": 0}
+    recorded = store.record("b-copy")
+    assert recorded is not None
+    assert recorded.event_id == "a-first"
