@@ -31,6 +31,8 @@ def build_document(
         "doc_id": keys.doc_id,
         # Its own story until clustering (newswire/stories/service.py) says otherwise.
         "story_id": keys.doc_id,
+        # Its own event until the event step (newswire/events/service.py) says otherwise.
+        "event_id": keys.doc_id,
         "dedup_keys": list(keys.keys),
         "content_hash": keys.content_hash,
         "feed_id": article.feed_id,

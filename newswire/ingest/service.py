@@ -18,6 +18,7 @@ from newswire.alerts import matching as alert_matching
 from newswire.alerts.rule_store import RuleStore, rule_store_for
 from newswire.alerts.store import AlertStore, alert_record
 from newswire.entities import service as entity_registry
+from newswire.events import service as events
 from newswire.ingest.store import RedisStore
 from newswire.ingest.translate import Translator, make_translator
 from newswire.metrics import ALERTS, ARTICLES, timed
@@ -179,6 +180,15 @@ def process_batch(
             story_store=story_store,
             config=stories.cluster_config(settings),
             now=now,
+        )
+    with timed("events"):
+        # After the stories (a copy follows its story's event), before alerts (a rule may raise
+        # one alert per event) and the write (the documents carry their event_id).
+        events.assign_events(
+            events.event_store_for(redis_store, settings),
+            placement.new,
+            events.event_config(settings),
+            search_store=store,
         )
     with timed("alerts"):
         # Decided before the write, so the alert records go in the batch's one bulk request.
