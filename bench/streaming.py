@@ -21,6 +21,7 @@ import os
 import re
 import secrets
 import subprocess
+import tempfile
 import threading
 import time
 from collections import Counter, defaultdict
@@ -86,6 +87,7 @@ class StreamingFeeds:
         for number, article in enumerate(corpus):
             self.by_feed[article.feed].append(number)
         self.first_served: dict[int, float] = {}
+        self._rendered: dict[int, tuple[str, bytes]] = {}
         self.requests = 0
         self.not_modified = 0
         self._lock = threading.Lock()
@@ -118,7 +120,7 @@ class StreamingFeeds:
         published = self.offered()
         now = time.monotonic()
         with self._lock:
-            visible = [
+            return [
                 n
                 for n in self.by_feed.get(feed, [])
                 if n < published
@@ -127,9 +129,22 @@ class StreamingFeeds:
                     or now - self.first_served.get(n, now) < self.keep_seconds
                 )
             ]
-            for number in visible:
+
+    def _served(self, numbers: Sequence[int]) -> None:
+        # Only once the whole body went out: a poller that timed out mid-read did not see them.
+        now = time.monotonic()
+        with self._lock:
+            for number in numbers:
                 self.first_served.setdefault(number, now)
-        return visible
+
+    def _document(self, feed: int, etag: str, visible: Sequence[int]) -> bytes:
+        # Every poll of an unchanged feed gets a 304; a changed one is rendered once.
+        cached = self._rendered.get(feed)
+        if cached and cached[0] == etag:
+            return cached[1]
+        body = rss_document(feed, [self.corpus[n] for n in reversed(visible)])
+        self._rendered[feed] = (etag, body)
+        return body
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         feeds = self
@@ -153,13 +168,15 @@ class StreamingFeeds:
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                     return
-                body = rss_document(feed, [feeds.corpus[n] for n in reversed(visible)])
+                body = feeds._document(feed, etag, visible)
                 self.send_response(200)
                 self.send_header("Content-Type", "application/rss+xml; charset=utf-8")
                 self.send_header("ETag", etag)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
+                self.wfile.flush()
+                feeds._served(visible)
 
             def log_message(self, *_: Any) -> None:
                 return
@@ -231,7 +248,11 @@ def stack_env(run_id: str, redis_db: int, extra: dict[str, str] | None = None) -
     es_url = os.environ.get("NEWSWIRE_ES_URL") or (
         f"http://127.0.0.1:{os.environ.get('NEWSWIRE_ES_PORT', '9280')}"
     )
+    # No feeds from config/feeds.yaml: the run polls only its own.
+    no_feeds = Path(tempfile.gettempdir()) / "newswire-bench-no-feeds.yaml"
+    no_feeds.write_text("feeds: []\n", encoding="utf-8")
     env = {
+        "NEWSWIRE_FEEDS_PATH": str(no_feeds),
         "NEWSWIRE_ES_URL": es_url,
         "NEWSWIRE_REDIS_URL": f"{redis_base.rsplit('/', 1)[0]}/{redis_db}",
         "NEWSWIRE_INDEX_PREFIX": f"chaos-{run_id}",
