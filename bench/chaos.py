@@ -108,8 +108,25 @@ class Row:
 # Faults
 # --------------------------------------------------------------------------------------------
 def services(*args: str) -> None:
-    """scripts/services of this clone, with the ports of this shell's environment."""
-    subprocess.run([str(ROOT / "scripts" / "services"), *args], cwd=ROOT, check=True)
+    """scripts/services of this clone, with the ports of this shell's environment. Without the
+    URLs the run set for the workers: with them, the script leaves the servers alone."""
+    env = {
+        k: v for k, v in os.environ.items() if k not in {"NEWSWIRE_ES_URL", "NEWSWIRE_REDIS_URL"}
+    }
+    subprocess.run([str(ROOT / "scripts" / "services"), *args], cwd=ROOT, env=env, check=True)
+
+
+def _refuses(url: str) -> bool:
+    """Whether nothing answers on the URL's port any more (the fault really happened)."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    try:
+        socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 80), 2).close()
+    except OSError:
+        return True
+    return False
 
 
 def _wait_for_batches(run: Run, count: int, timeout: float = 120) -> None:
@@ -133,12 +150,14 @@ def kill_pool_processes(run: Run) -> None:
         time.sleep(8)
     assert run.stack.worker is not None
     lost = run.stack.worker.log().count("WorkerLostError")
-    run.notes.append(f"{lost} tasks lost with their process (WorkerLostError) and requeued")
+    run.notes.append(f"{lost} WorkerLostError lines in the worker log (tasks killed mid-run)")
 
 
 def stop_elasticsearch_for(seconds: float) -> Fault:
     def fault(run: Run) -> None:
         services("down", "elasticsearch")
+        if not _refuses(run.settings.es_url):
+            raise SystemExit("Elasticsearch still answers after scripts/services down")
         down = time.monotonic()
         time.sleep(seconds)
         services("up")
@@ -157,6 +176,8 @@ def restart_redis(run: Run) -> None:
         raise SystemExit("this Redis runs without the append-only file; restart it first")
     _wait_for_batches(run, 4)
     services("down", "redis")
+    if not _refuses(run.settings.redis_url):
+        raise SystemExit("Redis still answers after scripts/services down")
     down = time.monotonic()
     time.sleep(3)
     services("up")
@@ -423,8 +444,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
+def _interrupt(signum: int, _frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _interrupt)  # so the workers and beat are stopped too
     facts = machine_facts()
     print(f"chaos {facts['date']}, {facts['nproc']} cores, {facts['memory']}")
     rows = []

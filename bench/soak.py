@@ -23,6 +23,7 @@ import argparse
 import contextlib
 import os
 import secrets
+import signal
 import sys
 import tempfile
 import time
@@ -79,8 +80,13 @@ def mib(kib: int) -> str:
     return f"{kib / 1024:.0f} MiB"
 
 
+def _interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _interrupt)  # so the workers and beat are stopped too
     run_id = secrets.token_hex(4)
     env = stack_env(run_id, REDIS_DB, {"NEWSWIRE_INDEX_PREFIX": f"soak-{run_id}"})
     os.environ.update(env)  # before any project import reads the settings

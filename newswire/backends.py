@@ -22,6 +22,16 @@ BROKER_DOWN = (kombu.exceptions.OperationalError,)
 BACKEND_DOWN = (*REDIS_DOWN, *ES_DOWN, *BROKER_DOWN)
 
 
+class Unavailable(Exception):
+    """Elasticsearch answered but cannot serve the request yet: shards still recovering after a
+    restart, or writes refused by a block (read-only at the disk flood-stage watermark) or by
+    back-pressure (429). Retried like an outage; never read as "not there" or dead-lettered."""
+
+
+# Per-document answers (bulk items) that mean "not now" rather than "never".
+RETRY_LATER_STATUSES = frozenset({429, 502, 503, 504})
+
+
 @dataclass(frozen=True, slots=True)
 class Outage:
     """A backend that did not answer: which one, where, and what to do about it."""

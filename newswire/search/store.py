@@ -13,6 +13,7 @@ from typing import Any
 import structlog
 from elasticsearch import ApiError, Elasticsearch, NotFoundError, helpers
 
+from newswire.backends import RETRY_LATER_STATUSES, Unavailable
 from newswire.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -198,6 +199,7 @@ class SearchStore:
         created: list[str] = []
         existed: list[str] = []
         failed: dict[str, str] = {}
+        refused = 0
         for ok, item in helpers.streaming_bulk(
             self.es,
             actions,
@@ -214,6 +216,12 @@ class SearchStore:
             else:
                 error = info.get("error", {})
                 failed[info["_id"]] = f"{error.get('type')}: {error.get('reason')}"
+                refused += info.get("status") in RETRY_LATER_STATUSES
+        if refused:
+            # Still refused after the client's own retries (a read-only block at the disk
+            # watermark, a full write queue): the batch waits and is retried whole, as for an
+            # outage, instead of dead-lettering articles that only came at a bad time.
+            raise Unavailable(f"{refused} writes refused: {next(iter(failed.values()))}"[:300])
         return WriteResult(created=created, existed=existed, failed=failed)
 
     def get_article(self, doc_id: str) -> dict[str, Any] | None:
