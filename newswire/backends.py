@@ -6,7 +6,9 @@ per retry; none of them shows a stack trace for an outage.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import elasticsearch
 import kombu.exceptions
@@ -30,6 +32,19 @@ class Unavailable(Exception):
 
 # Per-document answers (bulk items) that mean "not now" rather than "never".
 RETRY_LATER_STATUSES = frozenset({429, 502, 503, 504})
+
+
+def found_sources(docs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The documents an mget (its `docs`) found, by id; Unavailable if any could not be read.
+
+    A shard still recovering after a restart answers per document with an error, not "not
+    found". Read as missing, an indexed article looks new, a copy's source is parked for an
+    owner whose worker finished long ago, and an alert is dropped as "no longer public".
+    """
+    errors = [d["error"] for d in docs if d.get("error")]
+    if errors:
+        raise Unavailable(f"{len(errors)} of {len(docs)} documents unreadable: {errors[0]}"[:300])
+    return {d["_id"]: d["_source"] for d in docs if d.get("found")}
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,7 @@ import structlog
 from newswire.alerts.rule_store import DeliveryJob, RuleStore
 from newswire.alerts.send import SendFailure, send
 from newswire.alerts.store import AlertStore
-from newswire.backends import Unavailable
+from newswire.backends import found_sources
 from newswire.search.store import SearchStore
 from newswire.settings import Settings
 from pipeline.delivery import (
@@ -95,12 +95,8 @@ def _articles(store: SearchStore, doc_ids: Sequence[str]) -> list[dict[str, Any]
     response = store.es.mget(
         index=store.settings.articles_alias, ids=ids, source_includes=list(ARTICLE_FIELDS)
     )
-    # A shard still recovering after a restart answers per document with an error: that is
-    # "not now" (the job stays leased and the sweep sends it again), not "no longer public".
-    errors = [d["error"] for d in response["docs"] if d.get("error")]
-    if errors:
-        raise Unavailable(f"{len(errors)} of {len(ids)} articles unreadable: {errors[0]}"[:300])
-    found = [d["_source"] for d in response["docs"] if d.get("found")]
+    # Unreadable while shards recover: the job stays leased and the sweep sends it again.
+    found = list(found_sources(response["docs"]).values())
     # An article killed or embargoed after it alerted is not sent.
     return [d for d in found if (d.get("visibility") or "public") == "public"]
 

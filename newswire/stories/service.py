@@ -19,7 +19,7 @@ from typing import Any
 import structlog
 from elasticsearch import ConflictError, NotFoundError
 
-from newswire.backends import Unavailable
+from newswire.backends import found_sources
 from newswire.ingest.store import Claim, RedisStore
 from newswire.search.store import SearchStore, WriteResult
 from newswire.settings import Settings
@@ -77,14 +77,7 @@ def get_articles(store: SearchStore, doc_ids: Sequence[str]) -> dict[str, dict[s
     ids = sorted(set(doc_ids))
     if not ids:
         return {}
-    response = store.es.mget(index=store.settings.articles_alias, ids=ids)
-    # A shard still recovering after a restart answers per document with an error, not "not
-    # found". Read as missing, an indexed article would look new, and a copy's source would be
-    # parked for an owner whose worker finished long ago and never drains it.
-    errors = [d["error"] for d in response["docs"] if d.get("error")]
-    if errors:
-        raise Unavailable(f"{len(errors)} of {len(ids)} articles unreadable: {errors[0]}"[:300])
-    return {d["_id"]: d["_source"] for d in response["docs"] if d.get("found")}
+    return found_sources(store.es.mget(index=store.settings.articles_alias, ids=ids)["docs"])
 
 
 def update_article(
