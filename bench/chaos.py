@@ -343,11 +343,14 @@ def run_scenario(scenario: Scenario, args: argparse.Namespace, workdir: Path) ->
         result = settle(run, receiver, args.settle_timeout)
         if scenario.replay_dead_letters and result.dead_lettered:
             run.notes.append(
-                f"{result.dead_lettered} dead-lettered after the retry budget, "
-                f"{result.lost} lost; `newswire deadletter replay` then:"
+                f"before replay: indexed {result.indexed}, duplicates {result.duplicates} "
+                f"({result.parked} parked for a dead-lettered original), dead-lettered "
+                f"{result.dead_lettered}, lost {result.lost}; then `newswire deadletter replay`"
             )
             replay(settings)
             result = settle(run, receiver, args.settle_timeout)
+        if result.parked:
+            run.notes.append(f"{result.parked} duplicates still parked for their original")
         stopped = [name for name, alive in stack.alive().items() if not alive]
         if stopped:
             run.notes.append(f"exited during the run: {', '.join(stopped)}")

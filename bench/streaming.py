@@ -395,6 +395,7 @@ class Accounting:
     stories: set[str] = field(default_factory=set)
     dead_letter_records: int = 0
     dead_and_indexed: int = 0
+    parked: int = 0  # copies whose source waits in Redis for their original (counted as duplicates)
     lost_numbers: list[int] = field(default_factory=list)
 
     @property
@@ -446,6 +447,14 @@ def account(
             if other is not None and other != number:
                 sourced.add(other)
     redis_store = RedisStore.from_url(settings.redis_url, settings.index_prefix)
+    # A copy of an article that is not indexed yet (in flight, or dead-lettered and not yet
+    # replayed) is parked for it in Redis; creating the original drains it into its sources.
+    parked: set[int] = set()
+    for key in redis_store.client.scan_iter(f"{settings.index_prefix}:story:src:*"):
+        for field_name in redis_store.client.hkeys(key):
+            number = article_number(str(field_name).split("|", 1)[-1])
+            if number is not None:
+                parked.add(number)
     letters = redis_store.dead_letters(100_000)
     dead = {n for record in letters for n in _dead_letter_numbers(record)}
     result = Accounting(offered=offered, stories=stories, dead_letter_records=len(letters))
@@ -457,6 +466,9 @@ def account(
             result.duplicates += 1
         elif number in dead:
             result.dead_lettered += 1
+        elif number in parked:
+            result.duplicates += 1
+            result.parked += 1
         else:
             result.lost_numbers.append(number)
     result.indexed_twice = sum(count - 1 for count in texts.values() if count > 1)
