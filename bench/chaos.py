@@ -6,7 +6,8 @@ Each scenario gets a fresh run: its own index prefix and queue, Redis db 12 flus
 worker (--workers pool processes) and a beat that polls the feeds every 2 s and sweeps alert
 deliveries. An alert rule matching every bench article delivers to a loopback webhook.
 `--articles` articles are published in corpus order at a rate that keeps the stream going
-through the fault: a quarter of them before it, the rest during and after it.
+through the fault: LEAD_SECONDS (at most a quarter of them) before it, the rest during
+and after it.
 
 After each scenario it reads back where every offered article ended up (bench/streaming.py):
 
@@ -308,6 +309,9 @@ DEFAULT = tuple(s.name for s in SCENARIOS if s.name != "es-outage-600")
 def run_scenario(scenario: Scenario, args: argparse.Namespace, workdir: Path) -> Row:
     run_id = secrets.token_hex(4)
     env = stack_env(run_id, REDIS_DB, scenario.env)
+    for other in SCENARIOS:  # one scenario's settings (a small retry budget) must not leak
+        for key in other.env:
+            os.environ.pop(key, None)
     os.environ.update(env)
     from newswire.search.store import SearchStore
     from newswire.settings import get_settings
@@ -330,7 +334,7 @@ def run_scenario(scenario: Scenario, args: argparse.Namespace, workdir: Path) ->
         stack.start()
         run = Run(stack, settings, store, list(corpus))
         feeds.start()
-        while feeds.offered() < args.articles // 4:
+        while feeds.offered() < max(1, min(args.articles // 4, int(rate * LEAD_SECONDS))):
             time.sleep(0.2)
         print(f"  fault at {feeds.offered()} offered", flush=True)
         scenario.fault(run)
