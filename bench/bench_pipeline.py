@@ -4,20 +4,26 @@ What it measures
   1. End to end: N synthetic English wire articles (400-600 words, names drawn from pools so NER
      has work, deterministic per --seed) are written as F RSS 2.0 documents and served from a
      local ThreadingHTTPServer. A real Celery worker (prefork, --concurrency W) on its own queue,
-     index prefix and Redis db 14 polls every feed through the real path (poll_feed: fetch ->
-     parse -> normalise -> process_articles batches: dedup -> language -> entities -> document
-     -> index -> alerts). The clock runs from enqueueing the polls until the articles index holds
-     every unique article (refresh + count every 0.25 s), and on until every task has finished.
-     Worker-side stage seconds (Prometheus multiprocess files), Celery task run times (worker
-     log) and CPU seconds per process group are collected for the same window.
-  2. Standalone stage rates, one core, in this process, over the same articles: parse+normalise,
+     index prefix and Redis database (claimed like the integration tests claim theirs) polls
+     every feed through the real path (poll_feed: fetch -> parse -> normalise ->
+     process_articles batches: dedup -> language -> entities -> document -> stories -> alerts
+     decided -> one bulk request for articles and alert records). The clock runs from enqueueing
+     the polls until the articles index holds every unique article (a count every 0.25 s, no
+     forced refresh), and on until every task has finished. Worker-side stage seconds
+     (Prometheus multiprocess files), Celery task run times (worker log), CPU seconds per
+     process group and the articles index's own counters (indexing, refresh, merge, flush
+     time; size) are collected for the same window.
+  2. Freshness, with the same worker: new articles polled at half the measured rate, a few
+     entries per poll; fetch -> searchable (a search every 0.1 s, no forced refresh) p50/p95,
+     and fetch -> alert delivered p95 for a stored rule whose webhook is a local receiver.
+  3. Standalone stage rates, one core, in this process, over the same articles: parse+normalise,
      dedup keys, Redis claim, language, NER (extract_entities and bare spaCy), document
      building, Elasticsearch bulk create and alert matching (into separate bench indices).
-  3. Ratios: end to end vs the bare-NER bound on W cores, vs the slowest stage, and the sum of
-     the non-NER per-article costs; plus machine facts (nproc, CPU model, date) for a README.
+  4. Ratios: end to end vs the bare-NER bound on W cores, vs the slowest stage, the post-NER
+     cost inside the workers, and a projection to 4 and 8 workers; plus machine facts.
 
-Everything it creates (indices, Redis db 14, worker, HTTP server) is removed on exit, also on
-Ctrl-C or failure. Needs Redis and Elasticsearch up (scripts/services up).
+Everything it creates (indices, the Redis database's keys, worker, HTTP servers) is removed on
+exit, also on Ctrl-C or failure. Needs Redis and Elasticsearch up (scripts/services up).
 
 Run:
     .venv/bin/python bench/bench_pipeline.py --articles 2000 --feeds 20 --workers 2
@@ -31,6 +37,7 @@ import contextlib
 import dataclasses
 import email.utils
 import hashlib
+import json
 import os
 import platform
 import random
@@ -57,11 +64,19 @@ from rich.table import Table
 if TYPE_CHECKING:
     from newswire.search.store import SearchStore
     from newswire.settings import Settings
+    from pipeline.gazetteer import Gazetteer
     from pipeline.models import Article, DedupKeys, Entities, LanguageGuess
 
 ROOT = Path(__file__).resolve().parents[1]
-REDIS_DB = 14
+# The key integration test runs claim a Redis database with (tests/integration/conftest.py):
+# the bench claims one the same way, so neither flushes the other's state.
+REDIS_CLAIM_KEY = "newswire-test-run"
+REDIS_CLAIM_SECONDS = 3 * 3600
 POLL_SECONDS = 0.25
+# Stages up to and including NER; everything else the workers time is the post-NER hot path.
+PRE_NER_STAGES = frozenset({"fetch", "parse", "normalise", "dedup", "language", "entities"})
+# The alert rule of the freshness run: one person of the pool, in about one article in ten.
+FRESH_RULE_QUERY = '"Kenji Watanabe"'
 T = TypeVar("T")
 
 out = Console(width=None if sys.stdout.isatty() else 120, highlight=False)
@@ -370,6 +385,8 @@ class FeedServer:
     server: ThreadingHTTPServer
     thread: threading.Thread
     requests: list[str]
+    # Served by reference: the freshness run adds feeds while the server runs.
+    documents: dict[str, bytes]
 
     def url(self, feed_id: str) -> str:
         host, port = self.server.server_address[:2]
@@ -407,22 +424,38 @@ def start_feed_server(documents: dict[str, bytes]) -> FeedServer:
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, name="feed-server", daemon=True)
     thread.start()
-    return FeedServer(server, thread, requests)
+    return FeedServer(server, thread, requests, documents)
 
 
 # --------------------------------------------------------------------------------------------
 # Environment, stores, machine facts
 # --------------------------------------------------------------------------------------------
+def claim_redis_db(redis_base: str, run_id: str) -> int:
+    """A Redis database (15 down to 1; 0 is the demo's) no test run or bench holds."""
+    import redis
+
+    for db in range(15, 0, -1):
+        client = redis.Redis.from_url(f"{redis_base}/{db}")
+        try:
+            if client.set(REDIS_CLAIM_KEY, f"bench-{run_id}", nx=True, ex=REDIS_CLAIM_SECONDS):
+                return db
+        finally:
+            client.close()
+    raise RuntimeError("every Redis database 1-15 is claimed by a test run or a bench")
+
+
 def bench_env(
     run_id: str, args: argparse.Namespace, per_feed: int, feed_bytes: int
 ) -> dict[str, str]:
     redis_base = os.environ.get("NEWSWIRE_REDIS_URL", "redis://127.0.0.1:6380/0").rsplit("/", 1)[0]
+    redis_db = claim_redis_db(redis_base, run_id)
     return {
         "NEWSWIRE_ES_URL": os.environ.get("NEWSWIRE_ES_URL", "http://127.0.0.1:9280"),
-        "NEWSWIRE_REDIS_URL": f"{redis_base}/{REDIS_DB}",
+        "NEWSWIRE_REDIS_URL": f"{redis_base}/{redis_db}",
         "NEWSWIRE_INDEX_PREFIX": f"bench-{run_id}",
         "NEWSWIRE_QUEUE": f"bench-{run_id}",
         "NEWSWIRE_FEED_ALLOW_NETWORKS": "127.0.0.1/32",
+        "NEWSWIRE_WEBHOOK_ALLOW_NETWORKS": "127.0.0.1/32",
         "NEWSWIRE_MAX_ENTRIES_PER_FEED": str(max(500, per_feed)),
         "NEWSWIRE_MAX_FEED_BYTES": str(max(15 * 1024 * 1024, 2 * feed_bytes)),
         "NEWSWIRE_WORKER_METRICS_PORT": "0",
@@ -431,10 +464,15 @@ def bench_env(
     }
 
 
-def flush_redis(url: str) -> None:
+def flush_redis(url: str, *, keep_claim: bool = True) -> None:
+    """Empty the bench's database; with keep_claim, it stays claimed (else it is released)."""
     import redis
 
-    redis.Redis.from_url(url).flushdb()
+    client = redis.Redis.from_url(url)
+    claim = client.get(REDIS_CLAIM_KEY)
+    client.flushdb()
+    if keep_claim and claim:
+        client.set(REDIS_CLAIM_KEY, claim, ex=REDIS_CLAIM_SECONDS)
 
 
 def setup_store(settings: Settings) -> SearchStore:
@@ -445,7 +483,9 @@ def setup_store(settings: Settings) -> SearchStore:
     store = SearchStore.from_settings(settings)
     store.es.cluster.health(wait_for_status="yellow", timeout="30s")
     store.ensure_indices()
-    AlertStore.of(store).sync_actors(parse_actors(settings.actors_file.read_text(encoding="utf-8")))
+    alert_store = AlertStore.of(store)
+    alert_store.sync_actors(parse_actors(settings.actors_file.read_text(encoding="utf-8")))
+    alert_store.actors()  # sync_actors read the (empty) index before writing; read it again
     return store
 
 
@@ -644,10 +684,19 @@ class EndToEnd:
     http_requests: int
     dead_letters: int
     alerts: int
+    index: dict[str, float] = field(default_factory=dict)
+    freshness: Freshness | None = None
 
     @property
     def rate(self) -> float:
         return self.indexed / self.seconds_to_count
+
+    @property
+    def post_ner_ms(self) -> float:
+        """Worker time per article in the stages after NER: stories (triage and placement),
+        document, translation, indexing and alerts."""
+        seconds = sum(v for k, (v, _) in self.stages.items() if k not in PRE_NER_STAGES)
+        return 1000 * seconds / self.indexed
 
 
 @dataclass(slots=True)
@@ -659,6 +708,9 @@ class E2EConfig:
     expected_batches: int
     timeout: float
     run_id: str
+    fresh_seconds: float = 0.0
+    fresh_per_poll: int = 4
+    seed: int = 0
 
 
 def run_end_to_end(
@@ -672,7 +724,7 @@ def run_end_to_end(
     cleanup.callback(worker.stop)
     err.print(f"worker pid {worker.process.pid}, log {worker.log_path}; waiting for ready ...")
     warmup = wait_ready(worker, config.workers)
-    groups = _cpu_groups(worker)
+    groups = _cpu_groups(worker, store)
     before = cpu_snapshot(groups)
 
     start = time.perf_counter()
@@ -681,6 +733,12 @@ def run_end_to_end(
     indexed, to_count = _wait_indexed(config, store, worker, start)
     to_drain = _wait_drained(config, worker, start)
     after = cpu_snapshot(groups)
+    costs = index_costs(store)
+    stages = stage_metrics(worker.metrics_dir)
+    tasks = read_task_log(worker.log())
+    freshness = None
+    if config.fresh_seconds > 0:
+        freshness = run_freshness(config, store, server, worker, rate=indexed / to_count / 2)
 
     worker.stop()
     settings = store.settings
@@ -692,21 +750,45 @@ def run_end_to_end(
         seconds_to_count=to_count,
         seconds_to_drain=to_drain,
         warmup_seconds=warmup,
-        tasks=read_task_log(worker.log()),
-        stages=stage_metrics(worker.metrics_dir),
+        tasks=tasks,
+        stages=stages,
         cpu={k: after.groups[k] - before.groups[k] for k in groups},
         system_busy_share=(after.busy - before.busy) / max(1.0, after.total - before.total),
         http_requests=len(server.requests),
         dead_letters=redis_store.dead_letter_count(),
         alerts=int(store.es.count(index=settings.alerts_index)["count"]),
+        index=costs,
+        freshness=freshness,
     )
 
 
-def _cpu_groups(worker: Worker) -> dict[str, list[int]]:
+def elasticsearch_pid(store: SearchStore) -> int | None:
+    """The pid of the Elasticsearch node the bench talks to, as the node reports it."""
+    with contextlib.suppress(Exception):
+        nodes = store.es.nodes.info(node_id="_local", metric="process")["nodes"]
+        return int(next(iter(nodes.values()))["process"]["id"])
+    return None
+
+
+def index_costs(store: SearchStore) -> dict[str, float]:
+    """The articles index's own counters: indexing, refresh, merge and flush milliseconds (time
+    Elasticsearch's threads spent on this index alone), size on disk and documents."""
+    stats = store.es.indices.stats(index=store.settings.articles_alias)["_all"]["primaries"]
+    return {
+        "index_ms": stats["indexing"]["index_time_in_millis"],
+        "refresh_ms": stats["refresh"]["total_time_in_millis"],
+        "merge_ms": stats["merges"]["total_time_in_millis"],
+        "flush_ms": stats["flush"]["total_time_in_millis"],
+        "bytes": stats["store"]["size_in_bytes"],
+        "docs": stats["docs"]["count"],
+    }
+
+
+def _cpu_groups(worker: Worker, store: SearchStore) -> dict[str, list[int]]:
     runtime = ROOT / ".runtime"
     groups = {
         "celery workers": [worker.process.pid, *children(worker.process.pid)],
-        "elasticsearch": [pid_file(runtime / "es-run" / "elasticsearch.pid")],
+        "elasticsearch": [elasticsearch_pid(store)],
         "redis": [pid_file(runtime / "redis.pid")],
         "bench process": [os.getpid()],
     }
@@ -729,8 +811,9 @@ def _wait_indexed(
     with Progress(*columns, console=err, transient=True) as progress:
         task = progress.add_task("indexing", total=config.target, rate=0.0)
         while True:
-            store.es.indices.refresh(index=alias)
-            count = store.count()
+            # No forced refresh: an article counts once the index's own refresh (1 s) made it
+            # searchable, as it would for a reader.
+            count = int(store.es.count(index=alias)["count"])
             elapsed = time.perf_counter() - start
             progress.update(task, completed=count, rate=count / max(elapsed, 1e-9))
             if count >= config.target:
@@ -756,6 +839,165 @@ def _wait_drained(config: E2EConfig, worker: Worker, start: float) -> float | No
 
 
 # --------------------------------------------------------------------------------------------
+# Freshness: fetch -> searchable, fetch -> alert delivered, at a steady load
+# --------------------------------------------------------------------------------------------
+@dataclass(slots=True)
+class Freshness:
+    rate: float  # articles/s offered
+    articles: int
+    searchable: list[float]  # seconds from fetched_at to first seen in search, per article
+    delivered: list[float]  # seconds from fetched_at to the webhook POST, per alert
+    expected_alerts: int
+    unseen: int
+
+
+class WebhookReceiver:
+    """A local webhook endpoint on loopback that notes when each delivery arrived."""
+
+    def __init__(self) -> None:
+        self.arrivals: list[tuple[float, dict[str, Any]]] = []
+        lock = threading.Lock()
+        arrivals = self.arrivals
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with lock:
+                    arrivals.append((time.time(), json.loads(body or b"{}")))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}/hook"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def fresh_corpus(config: E2EConfig, count: int) -> list[WireArticle]:
+    """New stories (another seed, their own GUIDs and links), none a copy of the first run's."""
+    articles = generate_articles(count, 1, config.seed + 1, 0.0)
+    return [
+        dataclasses.replace(
+            a,
+            guid=a.guid.replace("bench-wire-", "bench-fresh-"),
+            link=a.link.replace("/?utm", "-fresh/?utm"),
+        )
+        for a in articles
+    ]
+
+
+def run_freshness(
+    config: E2EConfig, store: SearchStore, server: FeedServer, worker: Worker, rate: float
+) -> Freshness:
+    """Polls at `rate` articles/s (feeds of `fresh_per_poll` new entries), while a watcher
+    searches every 0.1 s for the new articles (no forced refresh) and a local receiver takes
+    the webhook deliveries of one rule matching about one article in ten."""
+    from newswire.alerts.rule_store import rule_store_for
+    from newswire.alerts.service import AlertsService
+    from newswire.ingest.store import RedisStore
+    from workers.tasks import poll_feed
+
+    settings = store.settings
+    receiver = WebhookReceiver()
+    redis_store = RedisStore.from_url(settings.redis_url, settings.index_prefix)
+    AlertsService(rule_store_for(redis_store.client, settings), store, settings).create_rule(
+        {
+            "id": "bench-freshness",
+            "name": "Bench freshness",
+            "query": FRESH_RULE_QUERY,
+            "channels": [
+                {"type": "webhook", "url": receiver.url, "secret": "bench-freshness-secret"}
+            ],
+        }
+    )
+    per_poll = config.fresh_per_poll
+    count = max(per_poll, round(rate * config.fresh_seconds / per_poll) * per_poll)
+    corpus = fresh_corpus(config, count)
+    polls = [corpus[i : i + per_poll] for i in range(0, len(corpus), per_poll)]
+    feed_ids = [f"bench-fresh-{n:04d}" for n in range(len(polls))]
+    for feed_id, items in zip(feed_ids, polls, strict=True):
+        server.documents[feed_id] = rss_document(0, items)
+    phrase = FRESH_RULE_QUERY.strip('"')
+    expected = sum(phrase in f"{a.title} {' '.join(a.paragraphs)}" for a in corpus)
+    seen: dict[str, tuple[float, float]] = {}  # doc id -> (fetched_at, first seen)
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            response = store.es.search(
+                index=settings.articles_alias,
+                query={"prefix": {"guid": "bench-fresh-"}},
+                size=10_000,
+                source=["doc_id", "fetched_at"],
+                track_total_hits=False,
+            )
+            moment = time.time()
+            for hit in response["hits"]["hits"]:
+                if hit["_id"] not in seen:
+                    fetched = datetime.fromisoformat(hit["_source"]["fetched_at"]).timestamp()
+                    seen[hit["_id"]] = (fetched, moment)
+            time.sleep(0.1)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    err.print(
+        f"freshness: {count} articles at {rate:.1f}/s ({len(polls)} polls of {per_poll}), "
+        f"rule {FRESH_RULE_QUERY} expected to alert {expected} ..."
+    )
+    interval = per_poll / rate
+    begin = time.perf_counter()
+    for n, feed_id in enumerate(feed_ids):
+        delay = begin + n * interval - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        poll_feed.delay({"id": feed_id, "url": server.url(feed_id), "source": None})
+    deadline = time.perf_counter() + 60
+    while time.perf_counter() < deadline and (
+        len(seen) < count or len(receiver.arrivals) < expected
+    ):
+        if worker.process.poll() is not None:
+            break
+        time.sleep(0.2)
+    done.set()
+    watcher.join(timeout=5)
+    receiver.stop()
+    delivered = []
+    for arrived, body in receiver.arrivals:
+        first = next(iter((body.get("story") or {}).get("articles") or []), {})
+        if first.get("doc_id") in seen:
+            delivered.append(arrived - seen[first["doc_id"]][0])
+    return Freshness(
+        rate=rate,
+        articles=count,
+        searchable=[visible - fetched for fetched, visible in seen.values()],
+        delivered=delivered,
+        expected_alerts=expected,
+        unseen=count - len(seen),
+    )
+
+
+def percentile(values: Sequence[float], share: float) -> float:
+    """Nearest-rank percentile; NaN for no values."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered) + 0.5) - 1))]
+
+
+# --------------------------------------------------------------------------------------------
 # Standalone stages
 # --------------------------------------------------------------------------------------------
 @dataclass(slots=True)
@@ -765,6 +1007,13 @@ class Stage:
     articles: int
     reference: bool = False  # shown for comparison, not a pipeline stage
     note: str = ""
+    # CPU seconds of this process for the stage (0: not taken); on a shared machine the rate
+    # per CPU second is what other load cannot move.
+    cpu_seconds: float = 0.0
+
+    @property
+    def cpu_rate(self) -> float:
+        return self.articles / self.cpu_seconds if self.cpu_seconds else float("nan")
 
     @property
     def rate(self) -> float:
@@ -799,6 +1048,13 @@ class CallTimer:
         return timed
 
 
+def timed_cpu(function: Callable[[], T]) -> tuple[T, float, float]:
+    """The value, wall seconds and CPU seconds of this process."""
+    begin, cpu = time.perf_counter(), time.process_time()
+    value = function()
+    return value, time.perf_counter() - begin, time.process_time() - cpu
+
+
 def timed(function: Callable[[], T]) -> tuple[T, float]:
     begin = time.perf_counter()
     value = function()
@@ -811,7 +1067,6 @@ class StageRun:
     languages: dict[str, int]
     alerts: int
     refresh: CallTimer
-    actors: CallTimer
 
 
 def stage_parse(documents: dict[str, bytes], settings: Settings) -> tuple[list[Article], float]:
@@ -866,7 +1121,11 @@ def run_stages(
     )
     stages.append(Stage("language", seconds, n))
 
-    entities, ner_stages = _ner_stages(articles, languages, size)
+    from newswire.alerts.store import AlertStore
+
+    # The workers' gazetteer, so tracked actors are found and their alert rules have work.
+    gazetteer = AlertStore.of(stage_store).gazetteer()
+    entities, ner_stages = _ner_stages(articles, languages, size, gazetteer)
     stages += ner_stages
 
     documents_built, seconds = timed(
@@ -874,16 +1133,19 @@ def run_stages(
     )
     stages.append(Stage("document", seconds, n))
 
-    es_stages, alerts, refresh, actors = _es_stages(documents_built, stage_store, size)
+    es_stages, alerts, refresh = _es_stages(documents_built, stage_store, size)
     stages += es_stages
     counts: dict[str, int] = {}
     for lang in languages:
         counts[lang.code] = counts.get(lang.code, 0) + 1
-    return StageRun(stages, counts, alerts, refresh, actors)
+    return StageRun(stages, counts, alerts, refresh)
 
 
 def _ner_stages(
-    articles: Sequence[Article], languages: Sequence[LanguageGuess], size: int
+    articles: Sequence[Article],
+    languages: Sequence[LanguageGuess],
+    size: int,
+    gazetteer: Gazetteer,
 ) -> tuple[list[Entities], list[Stage]]:
     from pipeline.entities import MAX_NER_CHARS, english_model, extract_entities
 
@@ -891,15 +1153,32 @@ def _ner_stages(
     pairs = [
         (lang.code, f"{a.title}\n\n{a.body}") for a, lang in zip(articles, languages, strict=True)
     ]
-    entities, seconds = timed(
-        lambda: [e for b in batches(pairs, size) for e in extract_entities(b, batch_size=size)]
+    entities, seconds, cpu = timed_cpu(
+        lambda: [
+            e
+            for b in batches(pairs, size)
+            for e in extract_entities(b, batch_size=size, gazetteer=gazetteer)
+        ]
     )
     mentions = sum(len(e.mentions) for e in entities)
-    ner = Stage("NER (extract_entities)", seconds, n, note=f"{mentions / n:.1f} mentions/article")
+    ner = Stage(
+        "NER (extract_entities)",
+        seconds,
+        n,
+        note=f"{mentions / n:.1f} mentions/article; {n / cpu:.1f} per CPU second",
+        cpu_seconds=cpu,
+    )
     texts = [text[:MAX_NER_CHARS] for _, text in pairs]
     nlp = english_model()
-    _, seconds = timed(lambda: sum(1 for _ in nlp.pipe(texts, batch_size=size)))
-    bare = Stage("  spaCy nlp.pipe, bare", seconds, n, reference=True, note="NER bound, 1 core")
+    _, seconds, cpu = timed_cpu(lambda: sum(1 for _ in nlp.pipe(texts, batch_size=size)))
+    bare = Stage(
+        "  spaCy nlp.pipe, bare",
+        seconds,
+        n,
+        reference=True,
+        note=f"NER bound, 1 core; {n / cpu:.1f} per CPU second",
+        cpu_seconds=cpu,
+    )
     return entities, [ner, bare]
 
 
@@ -928,33 +1207,42 @@ def _build_documents(
 
 def _es_stages(
     documents: Sequence[dict[str, Any]], store: SearchStore, size: int
-) -> tuple[list[Stage], int, CallTimer, CallTimer]:
-    """Bulk create and alert matching per batch, as process_batch does them."""
+) -> tuple[list[Stage], int, CallTimer]:
+    """Bulk create and in-memory alert matching per batch, as process_batch does them; any
+    refresh either one forced would be counted."""
+    from newswire.alerts import matching
+    from newswire.alerts.rule_store import rule_store_for
     from newswire.alerts.store import AlertStore
+    from newswire.ingest.store import RedisStore
 
-    alert_store = AlertStore.of(store)
-    refresh, actors = CallTimer(), CallTimer()
+    refresh = CallTimer()
     store.es.indices.refresh = refresh.wrap(store.es.indices.refresh)  # type: ignore[method-assign]
-    alert_store.actors = actors.wrap(alert_store.actors)  # type: ignore[method-assign]
+    redis_store = RedisStore.from_url(store.settings.redis_url, store.settings.index_prefix)
+    rules = matching.rule_set(
+        rule_store_for(redis_store.client, store.settings), AlertStore.of(store)
+    )
     create_s = alerts_s = 0.0
     alerts = created = 0
     for batch in batches(documents, size):
         result, seconds = timed(lambda b=batch: store.create_articles(b))
         create_s += seconds
         created += len(result.created)
-        ids = [*result.created, *result.existed]
-        count, seconds = timed(lambda ids=ids: alert_store.match_alerts(ids))
+        found, seconds = timed(lambda b=batch: matching.match_documents(rules, b))
         alerts_s += seconds
-        alerts += count
+        alerts += len(found)
     n = len(documents)
     return (
         [
             Stage("ES bulk create", create_s, n, note=f"batches of {size}; {created} created"),
-            Stage("alert matching", alerts_s, n, note=f"batches of {size}; {alerts} alerts"),
+            Stage(
+                "alert matching",
+                alerts_s,
+                n,
+                note=f"in-memory RuleMatcher, {len(rules.rules)} rules; {alerts} matches",
+            ),
         ],
         alerts,
         refresh,
-        actors,
     )
 
 
@@ -983,6 +1271,8 @@ def print_end_to_end(e2e: EndToEnd, workers: int, batch_size: int) -> None:
     _print_task_table(e2e, workers)
     _print_worker_stages(e2e)
     _print_cpu(e2e, workers)
+    _print_index(e2e)
+    _print_freshness(e2e)
 
 
 def _print_task_table(e2e: EndToEnd, workers: int) -> None:
@@ -1050,6 +1340,50 @@ def _print_cpu(e2e: EndToEnd, workers: int) -> None:
         )
 
 
+def _print_index(e2e: EndToEnd) -> None:
+    costs = e2e.index
+    if not costs or not costs["docs"]:
+        return
+    docs = costs["docs"]
+    own = sum(costs[k] for k in ("index_ms", "refresh_ms", "merge_ms", "flush_ms"))
+    es_cpu = e2e.cpu.get("elasticsearch", 0.0)
+    out.print(
+        f"  Elasticsearch per indexed article: process CPU {1000 * es_cpu / e2e.indexed:.2f} ms "
+        f"(the whole node, shared with anything else it serves); this index's own threads "
+        f"{own / docs:.2f} ms (indexing {costs['index_ms'] / docs:.2f}, refresh "
+        f"{costs['refresh_ms'] / docs:.2f}, merges {costs['merge_ms'] / docs:.2f}, flush "
+        f"{costs['flush_ms'] / docs:.2f})"
+    )
+    out.print(
+        f"  articles index: {costs['bytes'] / 1e6:.1f} MB for {docs:,.0f} documents = "
+        f"{costs['bytes'] / docs / 1024:.2f} KiB/article -> "
+        f"{costs['bytes'] / docs * 100_000 / 1024**3:.2f} GiB per 100,000 articles "
+        "(extrapolated, segments as left by the run, not force-merged)"
+    )
+
+
+def _print_freshness(e2e: EndToEnd) -> None:
+    fresh = e2e.freshness
+    if fresh is None:
+        return
+    searchable, delivered = fresh.searchable, fresh.delivered
+    out.print(
+        f"\n[bold]freshness[/bold] at a steady {fresh.rate:.1f} articles/s (half the measured "
+        f"rate), {fresh.articles} new articles, no forced refresh:"
+    )
+    out.print(
+        f"  fetch -> searchable: p50 [bold]{percentile(searchable, 0.5):.2f} s[/bold], p95 "
+        f"[bold]{percentile(searchable, 0.95):.2f} s[/bold], max {max(searchable, default=0):.2f}"
+        f" s ({len(searchable)} articles; {fresh.unseen} not seen in time; search every 0.1 s)"
+    )
+    out.print(
+        f"  fetch -> alert delivered (webhook on loopback): p50 "
+        f"{percentile(delivered, 0.5):.2f} s, p95 [bold]{percentile(delivered, 0.95):.2f} s"
+        f"[/bold] ({len(delivered)} deliveries of {fresh.expected_alerts} articles matching "
+        f"{FRESH_RULE_QUERY})"
+    )
+
+
 def print_stages(run: StageRun, batch_size: int) -> None:
     table = Table(title=f"standalone stages, one core, this process (batch size {batch_size})")
     for col in ("stage", "articles/s", "ms/article", "note"):
@@ -1058,18 +1392,10 @@ def print_stages(run: StageRun, batch_size: int) -> None:
         table.add_row(stage.name, f"{stage.rate:,.1f}", f"{stage.ms:.3f}", stage.note)
     out.print()
     out.print(table)
-    refresh_ms = 1000 * run.refresh.seconds / max(run.refresh.calls, 1)
-    actors_ms = 1000 * run.actors.seconds / max(run.actors.calls, 1)
     out.print(
-        f"  languages: {run.languages}; alert matching per batch: refresh {refresh_ms:.1f} ms "
-        f"({run.refresh.seconds:.2f} s), actors() {actors_ms:.1f} ms "
-        f"({run.actors.seconds:.2f} s), rest (search + alert bulk) {_alert_rest(run):.2f} s"
+        f"  languages: {run.languages}; forced refreshes during bulk create and alert "
+        f"matching: {run.refresh.calls}"
     )
-
-
-def _alert_rest(run: StageRun) -> float:
-    alerts = next(s for s in run.stages if s.name == "alert matching")
-    return alerts.seconds - run.refresh.seconds - run.actors.seconds
 
 
 def print_ratios(e2e: EndToEnd | None, run: StageRun | None, workers: int) -> None:
@@ -1101,6 +1427,43 @@ def print_ratios(e2e: EndToEnd | None, run: StageRun | None, workers: int) -> No
         f"  end to end / pipeline bound on {workers} cores = "
         f"{e2e.rate / (workers * 1000 / total_ms):.2f}"
     )
+    workers_cpu = e2e.cpu.get("celery workers", 0.0)
+    out.print(
+        f"  by CPU seconds, which other load on a shared machine cannot move: bare NER "
+        f"{bare.cpu_rate:.1f} articles per CPU second (wall {bare.rate:.1f}/s); the workers "
+        f"spent {workers_cpu:.1f} CPU s on {e2e.indexed} articles = "
+        f"{e2e.indexed / max(workers_cpu, 1e-9):.1f} per CPU second -> ratio "
+        f"[bold]{e2e.indexed / max(workers_cpu, 1e-9) / bare.cpu_rate:.2f}[/bold]; end to end / "
+        f"(bare NER per CPU second x {workers}) = {e2e.rate / (bare.cpu_rate * workers):.2f}"
+    )
+    out.print(
+        f"  post-NER hot path inside the workers (stories, document, translate, index, "
+        f"alerts): [bold]{e2e.post_ner_ms:.2f} ms/article[/bold]"
+    )
+    print_projection(e2e, run)
+
+
+def print_projection(e2e: EndToEnd, run: StageRun) -> None:
+    """Rates at 4 and 8 workers on a machine with a core per worker, from this run's costs."""
+    other = sum(v for k, (v, _) in e2e.stages.items() if k in PRE_NER_STAGES - {"entities"})
+    tasks = sum(sum(r) for r in e2e.tasks.runtimes.values())
+    celery = max(0.0, tasks - sum(v for v, _ in e2e.stages.values()))
+    per_article = _ner_ms(run) + e2e.post_ner_ms + 1000 * (other + celery) / e2e.indexed
+    es_ms = 1000 * e2e.cpu.get("elasticsearch", 0.0) / e2e.indexed
+    redis_ms = 1000 * e2e.cpu.get("redis", 0.0) / e2e.indexed
+    out.print(
+        f"  projection (a core per worker, NER at its standalone {_ner_ms(run):.1f} ms; "
+        f"{per_article:.1f} ms of worker time per article; Elasticsearch {es_ms:.2f} and Redis "
+        f"{redis_ms:.2f} ms of CPU per article, as measured here):"
+    )
+    for workers in (4, 8):
+        rate = workers * 1000 / per_article
+        es_cores, redis_core = rate * es_ms / 1000, rate * redis_ms / 1000
+        limit = "NER" if es_cores < 1 and redis_core < 0.5 else "Elasticsearch or Redis"
+        out.print(
+            f"    {workers} workers: {rate:.0f} articles/s; Elasticsearch needs {es_cores:.2f} "
+            f"cores, Redis {100 * redis_core:.0f}% of its one thread -> bound by {limit}"
+        )
 
 
 def _ner_ms(run: StageRun) -> float:
@@ -1121,6 +1484,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--duplicate-share", type=float, default=0.0, help="share of re-published texts (0-0.9)"
     )
     parser.add_argument("--timeout", type=float, default=1800, help="end-to-end timeout, s")
+    parser.add_argument(
+        "--fresh-seconds",
+        type=float,
+        default=30,
+        help="freshness run after the throughput run, at half its rate, s (0: none)",
+    )
+    parser.add_argument("--fresh-per-poll", type=int, default=4, help="new entries per poll")
     parser.add_argument("--skip-e2e", action="store_true", help="only the standalone stages")
     parser.add_argument("--skip-stages", action="store_true", help="only the end-to-end run")
     args = parser.parse_args(argv)
@@ -1165,7 +1535,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         machine_facts(),
         {
             "run": f"{run_id} (index prefix {settings.index_prefix}, queue {settings.queue}, "
-            f"redis db {REDIS_DB})",
+            f"redis {settings.redis_url})",
             "corpus": f"{len(corpus)} articles ({sum(a.duplicate for a in corpus)} duplicates), "
             f"{args.feeds} feeds, {min(words)}-{max(words)} words (mean "
             f"{sum(words) / len(words):.0f}), {sum(map(len, documents.values())) / 1e6:.1f} MB RSS",
@@ -1189,10 +1559,13 @@ def _run(
 ) -> tuple[EndToEnd | None, StageRun | None]:
     from newswire.search.store import SearchStore
 
-    server = start_feed_server(documents)
+    # A copy: the freshness run adds its feeds to the server's, not to the standalone stages'.
+    server = start_feed_server(dict(documents))
     cleanup.callback(_quietly(server.stop, "stopping the feed server"))
     flush_redis(settings.redis_url)
-    cleanup.callback(_quietly(lambda: flush_redis(settings.redis_url), "flushing Redis"))
+    cleanup.callback(
+        _quietly(lambda: flush_redis(settings.redis_url, keep_claim=False), "flushing Redis")
+    )
     for prefix_settings in (settings, stage_settings):
         drop = SearchStore.from_settings(prefix_settings).drop_all
         cleanup.callback(_quietly(drop, f"deleting {prefix_settings.index_prefix}-* indices"))
@@ -1209,6 +1582,9 @@ def _run(
             ),
             timeout=args.timeout,
             run_id=run_id,
+            fresh_seconds=args.fresh_seconds,
+            fresh_per_poll=args.fresh_per_poll,
+            seed=args.seed,
         )
         e2e = run_end_to_end(config, store, server, cleanup)
         print_end_to_end(e2e, args.workers, args.batch_size)

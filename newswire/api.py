@@ -7,6 +7,8 @@ from fastapi import FastAPI
 
 from newswire.alerts.api import router as alerts_router
 from newswire.alerts.api import rules_router
+from newswire.entities.api import router as entities_router
+from newswire.events.api import router as events_router
 from newswire.feeds.api import router as feeds_router
 from newswire.http import install_error_handlers
 from newswire.ingest.api import router as ingest_router
@@ -28,7 +30,9 @@ for router in (
     ops_router,
     feeds_router,
     stories_router,
+    events_router,
     ingest_router,
+    entities_router,
 ):
     app.include_router(router)
 app.include_router(web_router)

@@ -14,6 +14,7 @@ from fastapi import Depends, HTTPException
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from newswire.alerts.store import AlertStore
+from newswire.events.store import EventStore
 from newswire.feeds.store import FeedStore
 from newswire.ingest.store import RedisStore
 from newswire.search.store import SearchStore
@@ -37,6 +38,17 @@ def redis_store() -> RedisStore:
 def feed_store() -> FeedStore:
     settings = get_settings()
     return FeedStore.from_url(settings.redis_url, settings.index_prefix)
+
+
+@cache
+def event_store() -> EventStore:
+    settings = get_settings()
+    return EventStore(
+        redis_store().client,
+        redis_store().prefix,
+        window_hours=settings.event_window_hours,
+        merge_ttl_seconds=settings.dedup_ttl_days * 86_400,
+    )
 
 
 def alert_store() -> AlertStore:

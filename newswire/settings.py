@@ -63,6 +63,18 @@ class Settings(BaseSettings):
     story_translation_window_hours: float = Field(
         72.0, gt=0, description="Stories: largest publication-time gap of a translation"
     )
+    event_window_hours: float = Field(
+        48.0, gt=0, description="Events: largest publication-time gap of two reports of one event"
+    )
+    event_same_language_threshold: float = Field(
+        0.35, gt=0, le=1, description="Events: pair score to join a report in the same language"
+    )
+    event_cross_language_threshold: float = Field(
+        0.40, gt=0, le=1, description="Events: pair score to join a report in another language"
+    )
+    event_merge_margin: float = Field(
+        0.10, ge=0, description="Events: score over the threshold with two events to merge them"
+    )
     poll_tick_seconds: float = Field(
         15.0, gt=0, description="Beat: how often the feeds that are due are enqueued"
     )

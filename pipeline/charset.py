@@ -10,7 +10,8 @@ an XML declaration that lies, or none at all. The rules, in order:
 4. otherwise the HTTP charset, then the XML declaration, the first that decodes cleanly;
 5. otherwise charset-normalizer's guess, and as a last resort windows-1252 (which decodes any
    byte string).
-The document is returned as UTF-8 with its XML declaration saying so.
+The document is returned as UTF-8 with its XML declaration saying so. A declared name that is
+no codec ("bogus"), or a codec that is not a text encoding ("rot13", "hex"), counts as absent.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ import re
 from charset_normalizer import from_bytes
 
 _XML_DECL = re.compile(rb"^(\s*<\?xml[^>]*?encoding\s*=\s*)([\"'])([A-Za-z0-9._:-]+)\2")
+# Anchored and without nested repetition: one linear scan even over megabytes with no ">".
+_ANY_XML_DECL = re.compile(rb"^\s*<\?xml(?=[\s?])[^>]*>")
+_UTF8_XML_DECL = b'<?xml version="1.0" encoding="utf-8"?>'
 _CHARSET = re.compile(r"charset\s*=\s*\"?([A-Za-z0-9._:-]+)", re.IGNORECASE)
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32-le"),
@@ -48,7 +52,9 @@ def _decode(content: bytes, encoding: str | None) -> str | None:
         return None
     try:
         return content.decode(encoding)
-    except (LookupError, UnicodeDecodeError):
+    # A name the document chose may be no codec at all (LookupError), a codec that always
+    # fails ("undefined": UnicodeError) or one whose name Python rejects (ValueError).
+    except (LookupError, ValueError):
         return None
 
 
@@ -79,5 +85,8 @@ def decode_feed(content: bytes, content_type: str | None = None) -> tuple[str, s
 def to_utf8(content: bytes, content_type: str | None = None) -> bytes:
     """The document re-encoded as UTF-8, its XML declaration (if any) rewritten to match."""
     text, _ = decode_feed(content, content_type)
-    data = text.encode("utf-8")
-    return _XML_DECL.sub(rb"\1\2utf-8\2", data, count=1)
+    # A decoder may yield lone surrogates ("utf-7" over hostile bytes), which UTF-8 cannot hold.
+    data = text.encode("utf-8", errors="replace")
+    # The whole declaration is replaced, not only its encoding: parsers trust it and fail on a
+    # garbled one (encoding="\x80tf-8") that the strict pattern above does not even match.
+    return _ANY_XML_DECL.sub(_UTF8_XML_DECL, data, count=1)

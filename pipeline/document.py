@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -24,6 +24,7 @@ def build_document(
     working_languages: frozenset[str],
     indexed_at: datetime,
     actor_names: Sequence[str] = (),
+    entity_ids: Mapping[str, Sequence[str]] | None = None,
 ) -> dict[str, Any]:
     """The indexed document; its fields are exactly the mapping's in config/elasticsearch/."""
     document: dict[str, Any] = {
@@ -59,6 +60,8 @@ def build_document(
             {"text": m.text, "type": m.label, "canonical": m.canonical} for m in entities.mentions
         ],
         "actors": list(entities.actors),
+        # The entity registry's ids by type (person_ids, …), counted by the facets.
+        **{name: list(ids) for name, ids in (entity_ids or {}).items()},
         # Every spelling of every tracked actor named, in all scripts: "Курск" finds "Kursk".
         "actor_names": list(actor_names),
         # What the agency said about the item (pipeline/agency.py); feeds leave the defaults.

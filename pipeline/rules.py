@@ -37,10 +37,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import snowballstemmer
 from anyascii import anyascii
 
-from pipeline.search import FACETS
+from pipeline.search import FACETS, NAME_FIELDS
 
 ActorsMode = Literal["any", "all"]
 Frequency = Literal["instant", "hourly", "daily"]
+# One alert per story (its copies, re-posts and translations) or per event (every outlet's
+# stories of one happening, pipeline/events.py).
+AlertGroup = Literal["story", "event"]
 WebhookFormat = Literal["json", "slack"]
 
 FREQUENCIES = ("instant", "hourly", "daily")
@@ -121,6 +124,7 @@ class AlertRule:
     timezone: str = "UTC"
     quiet: Quiet = field(default_factory=Quiet)
     notify_updates: bool = False
+    group: AlertGroup = "story"
     enabled: bool = True
     created_at: str | None = None
     updated_at: str | None = None
@@ -340,6 +344,7 @@ def validate_rule(data: Mapping[str, Any]) -> AlertRule:
         timezone=_zone(_text(data, "timezone", default="UTC", limit=64) or "UTC"),
         quiet=_quiet(data.get("quiet")),
         notify_updates=_flag(data, "notify_updates", default=False),
+        group=_choice(data, "group", ("story", "event")),  # type: ignore[arg-type]
         enabled=_flag(data, "enabled", default=True),
         created_at=_moment(data.get("created_at"), "created_at"),
         updated_at=_moment(data.get("updated_at"), "updated_at"),
@@ -637,6 +642,7 @@ class DocumentView:
     __slots__ = (
         "_ordered",
         "doc_id",
+        "event_id",
         "keywords",
         "language",
         "neutral",
@@ -651,6 +657,7 @@ class DocumentView:
     def __init__(self, document: Mapping[str, Any]) -> None:
         self.doc_id: str = document["doc_id"]
         self.story_id: str = document.get("story_id") or self.doc_id
+        self.event_id: str = document.get("event_id") or self.story_id
         self.version = int(document.get("version") or 1)
         self.language: str = document.get("language") or "und"
         self.source: str = document.get("source") or ""
@@ -671,7 +678,9 @@ class DocumentView:
             self.stemmed = _Field(content, stems)
             self.stemmed_words = set(stems.values())
         self.keywords = {
+            # Entity facets filter by registry id or by the name as written (pipeline/search.py).
             name: frozenset(_values(document.get(field_name)))
+            | frozenset(_values(document.get(NAME_FIELDS.get(name, ""))))
             for name, field_name in FACETS.items()
         }
         self._ordered: tuple[list[str], list[str]] | None = None
@@ -692,8 +701,10 @@ class DocumentView:
 def _values(value: Any) -> Iterable[str]:
     if value is None:
         return ()
-    if isinstance(value, str):
-        return (value,)
+    # A single keyword may be a number (an agency item's urgency): compared as its string,
+    # as the keyword field indexes it.
+    if isinstance(value, str | int | float):
+        return (str(value),)
     return (str(v) for v in value)
 
 
@@ -805,7 +816,11 @@ def _compile(node: Node) -> _Compiled:
 # -- the matcher -------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class RuleMatch:
-    """A document that matched a rule; `version` is the document's text version."""
+    """A document that matched a rule; `version` is the document's text version.
+
+    `story_id` is what the rule raises one alert for: the document's story, or its event for a
+    rule with group "event".
+    """
 
     rule_id: str
     doc_id: str
@@ -952,9 +967,10 @@ class RuleMatcher:
             for position in sorted(self.candidates(view)):
                 check = self.checks[position]
                 if check.matches(view):
-                    matches.append(
-                        RuleMatch(check.rule.id, view.doc_id, view.story_id, view.version)
-                    )
+                    # The alert's grouping key: a rule with group "event" raises one alert
+                    # for all the stories of an event.
+                    group = view.event_id if check.rule.group == "event" else view.story_id
+                    matches.append(RuleMatch(check.rule.id, view.doc_id, group, view.version))
         return matches
 
 
@@ -982,6 +998,9 @@ class AlertState:
     """The alert record of one (rule, story): its articles with the text version last seen.
 
     `sequence` counts the deliveries the alert asked for: 1 for the first, +1 per update.
+    `dropped` keeps the articles a kill or withhold took out of the alert (with the version they
+    had), and `withdrawn_at` is set once none of its articles is visible any more
+    (pipeline/withdrawal.py).
     """
 
     alert_id: str
@@ -991,6 +1010,8 @@ class AlertState:
     sequence: int = 1
     created_at: str | None = None
     updated_at: str | None = None
+    dropped: dict[str, int] = field(default_factory=dict)
+    withdrawn_at: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-compatible dict for the alert store."""
@@ -1001,7 +1022,8 @@ class AlertState:
         """Rebuild a stored alert record; unknown keys ignored."""
         known = set(cls.__dataclass_fields__)
         values = {k: v for k, v in data.items() if k in known}
-        values["articles"] = {str(k): int(v) for k, v in (values.get("articles") or {}).items()}
+        for name in ("articles", "dropped"):
+            values[name] = {str(k): int(v) for k, v in (values.get(name) or {}).items()}
         return cls(**values)
 
 
@@ -1046,6 +1068,10 @@ def decide(
             updated_at=stamp,
         )
         return Decision("alert", state)
+    if already.withdrawn_at is not None or (
+        match.doc_id in already.dropped and match.doc_id not in already.articles
+    ):
+        return _after_withdrawal(match, already, stamp)
     seen = already.articles.get(match.doc_id)
     if seen is not None and match.version <= seen:
         # The same text again: a retried task or a re-run over indexed documents.
@@ -1057,6 +1083,27 @@ def decide(
         state = replace(already, articles=articles, sequence=already.sequence + 1, updated_at=stamp)
         return Decision("update", state)
     return Decision("record", replace(already, articles=articles, updated_at=stamp))
+
+
+def _after_withdrawal(match: RuleMatch, already: AlertState, stamp: str) -> Decision:
+    gone = already.dropped.get(match.doc_id)
+    if gone is not None and match.version <= gone:
+        # The text a kill or withhold took out of the alert does not come back by itself.
+        return Decision("ignore", already)
+    if already.withdrawn_at is None:
+        # A later version of a dropped article (a withheld item released): it joins again.
+        articles = {**already.articles, match.doc_id: match.version}
+        return Decision("append", replace(already, articles=articles, updated_at=stamp))
+    # A withdrawn alert whose story has a visible match again (a new copy, or a withheld item
+    # released by a later version) is raised again, as a new delivery.
+    state = replace(
+        already,
+        articles={match.doc_id: match.version},
+        sequence=already.sequence + 1,
+        withdrawn_at=None,
+        updated_at=stamp,
+    )
+    return Decision("alert", state)
 
 
 def quiet_hours(quiet: Quiet) -> tuple[time, time] | None:

@@ -10,12 +10,15 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
+from pipeline.events import coverage_line
+
 FACETS = {
     "source": "source",
     "language": "language",
-    "person": "persons",
-    "organisation": "organisations",
-    "place": "places",
+    # Entity registry ids (newswire/entities/): one bucket per entity in every script.
+    "person": "person_ids",
+    "organisation": "organisation_ids",
+    "place": "place_ids",
     "category": "categories",
     "actor": "actors",
     # Agency metadata (pipeline/agency.py): IPTC urgency 1-9, subject ids ("medtop:20000151").
@@ -25,6 +28,8 @@ FACETS = {
 # Facets counted by id whose buckets also carry a readable label (SearchResult.facet_labels):
 # facet name -> (id field, label field in the same order).
 LABELLED_FACETS = {"subject": ("subjects", "subject_labels")}
+# Entity facets filter by id or, as before the registry, by the name as written.
+NAME_FIELDS = {"person": "persons", "organisation": "organisations", "place": "places"}
 # Whatever the request, these documents stay out of hits, facets and story summaries unless
 # `include_hidden` is set (pipeline/lifecycle.py: killed, withheld or still embargoed).
 HIDDEN_VISIBILITIES = ("embargoed", "withdrawn")
@@ -67,6 +72,12 @@ class SearchRequest:
     corrections_only: bool = False
     # Embargoed and withdrawn articles too (admins only: the interfaces check that).
     include_hidden: bool = False
+    # What one collapsed hit stands for: a story (its copies) or an event (every outlet's
+    # stories of one happening, pipeline/events.py).
+    group: str = "story"
+
+
+GROUPS = {"story": "story_id", "event": "event_id"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +101,12 @@ class SearchHit:
     story_sources: list[str] = field(default_factory=list)
     story_languages: list[str] = field(default_factory=list)
     summary: str = ""
+    # The hit's event, whatever matched: filled by attach_event_summaries (group=event).
+    event_id: str = ""
+    event_stories: int = 0
+    event_sources: list[str] = field(default_factory=list)
+    event_languages: list[str] = field(default_factory=list)
+    event_coverage: str = ""
     # Sort values of the hit, present when paging by cursor.
     sort: tuple[str | int | float, ...] | None = None
 
@@ -146,6 +163,10 @@ def validate(request: SearchRequest) -> None:
         raise InvalidSearch(
             "paging by cursor needs collapse=false: Elasticsearch cannot collapse with search_after"
         )
+    if request.group not in GROUPS:
+        raise InvalidSearch(f"group must be one of {sorted(GROUPS)}")
+    if request.group != "story" and not request.collapse_stories:
+        raise InvalidSearch("group=event needs collapse: it is one hit per event")
     if request.search_after is not None and request.page != 1:
         raise InvalidSearch("page and a cursor cannot be combined")
     unknown_sizes = set(request.facet_sizes) - set(FACETS)
@@ -170,6 +191,16 @@ def _query(request: SearchRequest) -> dict[str, Any]:
         )
     filters: list[dict[str, Any]] = [
         {"terms": {FACETS[name]: list(values)}}
+        if name not in NAME_FIELDS
+        else {
+            "bool": {
+                "should": [
+                    {"terms": {FACETS[name]: list(values)}},
+                    {"terms": {NAME_FIELDS[name]: list(values)}},
+                ],
+                "minimum_should_match": 1,
+            }
+        }
         for name, values in request.filters.items()
         if values
     ]
@@ -214,6 +245,7 @@ def build_search_body(request: SearchRequest) -> dict[str, Any]:
         "_source": [
             "doc_id",
             "story_id",
+            "event_id",
             "title",
             "source",
             "url",
@@ -261,8 +293,9 @@ def build_search_body(request: SearchRequest) -> dict[str, Any]:
         if request.search_after is not None:
             body["search_after"] = list(request.search_after)
     if request.collapse_stories:
-        body["collapse"] = {"field": "story_id"}
-        body["aggs"]["stories"] = {"cardinality": {"field": "story_id"}}
+        group_field = GROUPS[request.group]
+        body["collapse"] = {"field": group_field}
+        body["aggs"]["stories"] = {"cardinality": {"field": group_field}}
     for name, (id_field, label_field) in LABELLED_FACETS.items():
         # One article per bucket says how its id reads; the ids alone are counted and filtered.
         body["aggs"][name]["aggs"] = {
@@ -291,6 +324,7 @@ def parse_search_response(response: dict[str, Any]) -> SearchResult:
                 organisations=source.get("organisations", []),
                 places=source.get("places", []),
                 summary=source.get("summary") or "",
+                event_id=source.get("event_id") or "",
                 sort=tuple(hit["sort"]) if "sort" in hit else None,
             )
         )
@@ -436,6 +470,53 @@ def attach_story_summaries(result: SearchResult, response: dict[str, Any]) -> Se
                 story_articles=int(bucket["doc_count"]),
                 story_sources=sorted(b["key"] for b in bucket["sources"]["buckets"]),
                 story_languages=sorted(b["key"] for b in bucket["languages"]["buckets"]),
+            )
+        )
+    return replace(result, hits=hits)
+
+
+def event_summary_body(event_ids: list[str], *, public_only: bool = False) -> dict[str, Any]:
+    """Request for the stories, sources and languages of each event on a page of hits."""
+    query: dict[str, Any] = {"terms": {"event_id": event_ids}}
+    if public_only:
+        query = {"bool": {"filter": [query], "must_not": [visibility_exclusion()]}}
+    return {
+        "size": 0,
+        "query": query,
+        "aggs": {
+            "events": {
+                "terms": {"field": "event_id", "size": max(1, len(event_ids))},
+                "aggs": {
+                    "stories": {"cardinality": {"field": "story_id"}},
+                    "sources": {"terms": {"field": "sources.source", "size": STORY_SOURCES}},
+                    "languages": {"terms": {"field": "language", "size": 20}},
+                },
+            }
+        },
+    }
+
+
+def attach_event_summaries(result: SearchResult, response: dict[str, Any]) -> SearchResult:
+    """The result with each hit's event coverage ("Full coverage: 9 stories from 7 outlets in
+    3 languages") from event_summary_body."""
+    aggregation = response.get("aggregations", {}).get("events", {})
+    buckets = {b["key"]: b for b in aggregation.get("buckets", [])}
+    hits = []
+    for hit in result.hits:
+        bucket = buckets.get(hit.event_id)
+        if bucket is None:
+            hits.append(hit)
+            continue
+        stories = int(bucket["stories"]["value"])
+        sources = sorted(b["key"] for b in bucket["sources"]["buckets"])
+        languages = sorted(b["key"] for b in bucket["languages"]["buckets"])
+        hits.append(
+            replace(
+                hit,
+                event_stories=stories,
+                event_sources=sources,
+                event_languages=languages,
+                event_coverage=coverage_line(stories, len(sources), len(languages)),
             )
         )
     return replace(result, hits=hits)

@@ -9,7 +9,7 @@ from functools import cache
 from typing import Any
 
 import structlog
-from celery import Task
+from celery import Task, signals
 
 from newswire.alerts import delivery as alert_delivery
 from newswire.alerts.rule_store import RuleStore, rule_store_for
@@ -25,6 +25,12 @@ from pipeline.models import Article
 from workers.celery_app import app
 
 log = structlog.get_logger(__name__)
+
+
+@signals.worker_process_init.connect
+def _load_clustering(**_: Any) -> None:
+    # datasketch pulls in scipy (~0.7 s): load it with the NER model, not in the first batch.
+    import datasketch  # noqa: F401
 
 
 @cache

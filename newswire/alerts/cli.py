@@ -114,6 +114,9 @@ QuietHours = Annotated[
 Updates = Annotated[
     bool | None, typer.Option("--notify-updates/--no-updates", help="Alert again on new versions")
 ]
+Group = Annotated[
+    str | None, typer.Option(help="story or event: one alert per story, or per event")
+]
 
 
 def _service() -> Any:
@@ -219,6 +222,7 @@ def rules_add(
     timezone: Timezone = None,
     quiet_hours: QuietHours = None,
     notify_updates: Updates = None,
+    group: Group = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Create a rule from options and/or a JSON file."""
@@ -245,6 +249,7 @@ def rules_add(
         timezone=timezone,
         quiet_hours=quiet_hours,
         notify_updates=notify_updates,
+        group=group,
     )
     try:
         rule = _service().create_rule(data)
@@ -324,6 +329,7 @@ def rules_edit(
     timezone: Timezone = None,
     quiet_hours: QuietHours = None,
     notify_updates: Updates = None,
+    group: Group = None,
     enabled: Annotated[bool | None, typer.Option("--enable/--disable", help="On or off")] = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -351,6 +357,7 @@ def rules_edit(
         timezone=timezone,
         quiet_hours=quiet_hours,
         notify_updates=notify_updates,
+        group=group,
         enabled=enabled,
     )
     try:

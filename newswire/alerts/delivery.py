@@ -36,6 +36,7 @@ from pipeline.delivery import (
     release_time,
     retry_delay,
     story_from_documents,
+    withdrawn_message,
 )
 from pipeline.rules import AlertRule, AlertState, Channel
 
@@ -87,8 +88,11 @@ def _channel(rule: AlertRule, key: str) -> Channel | None:
     return next((c for c in rule.channels if c.key == key), None)
 
 
-def _articles(store: SearchStore, doc_ids: Sequence[str]) -> list[dict[str, Any]]:
-    """The public articles among `doc_ids`, real-time (no refresh needed), in the given order."""
+def _articles(
+    store: SearchStore, doc_ids: Sequence[str], *, include_hidden: bool = False
+) -> list[dict[str, Any]]:
+    """The public articles among `doc_ids` (all of them with `include_hidden`), real-time (no
+    refresh needed), in the given order."""
     ids = list(dict.fromkeys(doc_ids))
     if not ids:
         return []
@@ -97,6 +101,8 @@ def _articles(store: SearchStore, doc_ids: Sequence[str]) -> list[dict[str, Any]
     )
     # Unreadable while shards recover: the job stays leased and the sweep sends it again.
     found = list(found_sources(response["docs"]).values())
+    if include_hidden:
+        return found
     # An article killed or embargoed after it alerted is not sent.
     return [d for d in found if (d.get("visibility") or "public") == "public"]
 
@@ -111,6 +117,22 @@ def build_message(
 ) -> Message | None:
     """The message a job sends, from the articles as indexed now; None if nothing is left."""
     base = settings.alert_public_url
+    if job.kind == "withdrawn":
+        # The story as it was alerted: the withdrawn articles stay readable by id, for audit.
+        documents = _articles(search_store, job.articles, include_hidden=True)
+        if not documents or job.alert_id is None:
+            return None
+        story = story_from_documents(documents, base_url=base)
+        state = AlertState(
+            alert_id=job.alert_id,
+            rule_id=rule.id,
+            story_id=story.story_id,
+            articles={},
+            sequence=job.sequence,
+        )
+        message = withdrawn_message(rule, state, story, channel_key=job.channel, now=now)
+        # The job's id is the delivery id, one per withdrawal of the alert and channel.
+        return replace(message, delivery_id=job.id)
     if job.kind == "alert":
         documents = _articles(search_store, job.articles)
         if not documents or job.alert_id is None:
@@ -149,7 +171,8 @@ def deliver(
     now: datetime | None = None,
     rng: random.Random | None = None,
 ) -> str:
-    """One attempt at a job: delivered, held (quiet/snooze), retry, dead_letter, done or busy."""
+    """One attempt at a job: delivered, held (quiet/snooze), retry, dead_letter, withdrawn (its
+    alert was withdrawn before it was sent), done or busy."""
     now = now or datetime.now(UTC)
     lease = settings.webhook_timeout_seconds * 3 + settings.smtp_timeout_seconds
     with rule_store.job_lock(job_id, lease) as held:
@@ -195,22 +218,50 @@ def _attempt(
     if release > now:
         rule_store.save_job(job, due=release.timestamp())
         return "held"
+    prepared = _prepare(
+        job, rule, rule_store=rule_store, search_store=search_store, settings=settings, now=now
+    )
+    if isinstance(prepared, str):
+        return prepared
+    job, message = prepared
+    try:
+        send(channel, message, settings)
+    except SendFailure as exc:
+        return _failed(job, exc, rule_store=rule_store, settings=settings, now=now, rng=rng)
+    owed = rule_store.delivered(job, [story.story_id for story in message.stories], now=now)
+    rule_store.record_status(rule.id, channel.key, now=now, delivered=job.id)
+    dispatch(owed)
+    log.info("alert delivered", job=job.id, rule=rule.id, kind=job.kind, attempts=job.attempts + 1)
+    return "delivered"
+
+
+def _prepare(
+    job: DeliveryJob,
+    rule: AlertRule,
+    *,
+    rule_store: RuleStore,
+    search_store: SearchStore,
+    settings: Settings,
+    now: datetime,
+) -> tuple[DeliveryJob, Message] | str:
+    """The job with its message (built at the first attempt and kept), or the outcome when
+    there is nothing to send: withdrawn, or dead_letter."""
+    if job.kind == "alert" and job.alert_id is not None:
+        state = rule_store.alert_state(job.alert_id)
+        if state is not None and state.withdrawn_at is not None:
+            # Withdrawn before it was first sent: the receiver never hears of it.
+            rule_store.finish_job(job.id)
+            return "withdrawn"
     if job.message is None:
         built = build_message(job, rule, search_store=search_store, settings=settings, now=now)
         if built is None:
             rule_store.dead_letter(job, "the alerted articles are no longer public", now=now)
             return "dead_letter"
         job = replace(job, message=built.to_dict())
-        rule_store.save_job(job)
+        if not rule_store.save_job(job):
+            return "withdrawn"  # cancelled by a withdrawal while the message was built
     assert job.message is not None
-    try:
-        send(channel, Message.from_dict(job.message), settings)
-    except SendFailure as exc:
-        return _failed(job, exc, rule_store=rule_store, settings=settings, now=now, rng=rng)
-    rule_store.finish_job(job.id)
-    rule_store.record_status(rule.id, channel.key, now=now, delivered=job.id)
-    log.info("alert delivered", job=job.id, rule=rule.id, kind=job.kind, attempts=job.attempts + 1)
-    return "delivered"
+    return job, Message.from_dict(job.message)
 
 
 def _failed(

@@ -1,6 +1,8 @@
 """Alert matching inside the worker's batch, off the search path: the stored rules plus one rule
 per tracked actor as an in-memory RuleMatcher per process, rebuilt only when the rules' version
-or the actors change; then one Redis transaction decides one alert per (rule, story).
+or the actors change; then one Redis transaction decides one alert per (rule, story). A batch's
+kills and withholds take their articles out of those alerts, again in one transaction
+(withdraw_alerts).
 
 No refresh and no search: the batch's new documents are matched as built, and the few that were
 already indexed (a re-run, a race, a new version) are read by id, which is real-time.
@@ -18,7 +20,9 @@ from newswire.alerts.rule_store import RuleStore
 from newswire.alerts.store import ACTOR_CACHE_SECONDS, ACTOR_RULE_PREFIX, AlertStore
 from newswire.backends import found_sources
 from newswire.search.store import SearchStore
+from pipeline.lifecycle import WITHDRAWN
 from pipeline.rules import AlertRule, RuleMatch, RuleMatcher, alert_id
+from pipeline.withdrawal import candidate_alerts
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,3 +109,63 @@ def alert_documents(
     alert_store.write_alerts([(s, rules.rules[s.rule_id]) for s in states.values()], documents)
     delivery.dispatch(applied.jobs)
     return applied.new_alerts
+
+
+def withdraw_alerts(
+    withdrawn: Sequence[str],
+    *,
+    store: SearchStore,
+    rule_store: RuleStore,
+    written: Sequence[Mapping[str, Any]] = (),
+    now: datetime | None = None,
+) -> int:
+    """Take killed or withheld articles out of the alerts that list them; returns the alerts
+    withdrawn (none of their articles visible any more).
+
+    `withdrawn` are the ids a batch's notices withdrew; `written` are the documents the batch
+    created, among which a notice may be (an item and its kill in one batch: the item alerted
+    as built, then the kill withdrew it). Only articles stored as withdrawn count.
+
+    The alerts are found without a search: one per rule and story, so their ids follow from
+    the withdrawn articles' stories (pipeline.withdrawal.candidate_alerts), read from Redis in
+    one MGET. Safe to run again on the same articles: an alert already withdrawn is left alone.
+    """
+    ids = {*withdrawn, *(d["doc_id"] for d in written if d.get("visibility") == WITHDRAWN)}
+    if not ids:
+        return 0
+    alias = store.settings.articles_alias
+    response = store.es.mget(index=alias, ids=sorted(ids))
+    gone = {
+        d["_id"]: d["_source"]
+        for d in response["docs"]
+        if d.get("found") and d["_source"].get("visibility") == WITHDRAWN
+    }
+    if not gone:
+        return 0
+    alert_store = AlertStore.of(store)
+    rules = rule_set(rule_store, alert_store)
+    # An alert is raised per story, or per event for a rule that groups by event.
+    stories = [
+        key
+        for doc_id, d in gone.items()
+        for key in (d.get("story_id") or doc_id, d.get("event_id"))
+        if key
+    ]
+    states = rule_store.alert_states(candidate_alerts(rules.rules, stories))
+    listing = [s for s in states.values() if set(s.articles) & set(gone)]
+    if not listing:
+        return 0
+    # The alerts' other articles: still visible, or withdrawn meanwhile by another batch?
+    others = sorted({d for s in listing for d in s.articles} - set(gone))
+    documents: dict[str, Mapping[str, Any]] = dict(gone)
+    if others:
+        found = store.es.mget(index=alias, ids=others)["docs"]
+        documents.update({d["_id"]: d["_source"] for d in found if d.get("found")})
+    hidden = [doc_id for doc_id, d in documents.items() if not visible([d])]
+    outcome = rule_store.withdraw(
+        [s.alert_id for s in listing], list(gone), hidden, rules.rules, now=now or datetime.now(UTC)
+    )
+    changes = [w.state for w in outcome.changes if w.state.rule_id in rules.rules]
+    alert_store.write_alerts([(s, rules.rules[s.rule_id]) for s in changes], documents)
+    delivery.dispatch(outcome.jobs)
+    return outcome.withdrawn_alerts

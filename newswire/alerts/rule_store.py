@@ -21,8 +21,16 @@ import redis
 from newswire.settings import Settings
 from pipeline.delivery import Period
 from pipeline.rules import AlertRule, AlertState, Decision, RuleMatch, alert_id, decide, delivery_id
+from pipeline.withdrawal import (
+    Withdrawal,
+    after_delivery,
+    alert_job_ids,
+    withdraw_articles,
+    withdrawal_plan,
+    withdrawn_job_id,
+)
 
-JobKind = Literal["alert", "digest"]
+JobKind = Literal["alert", "digest", "withdrawn"]
 # A dispatched job is not handed out again for this long; a worker that died mid-delivery
 # leaves its job to the next sweep after it.
 DISPATCH_LEASE_SECONDS = 60.0
@@ -37,6 +45,15 @@ for _, job in ipairs(due) do
   redis.call('ZADD', KEYS[1], 'XX', tonumber(ARGV[1]) + tonumber(ARGV[2]), job)
 end
 return due
+"""
+
+# KEYS: jobs hash, outbox; ARGV: job id, job json, due ('' keeps it). A job cancelled meanwhile
+# (its alert withdrawn) is not brought back by a retry or a hold.
+_SAVE_IF_OWED = """
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+if ARGV[3] ~= '' then redis.call('ZADD', KEYS[2], tonumber(ARGV[3]), ARGV[1]) end
+return 1
 """
 
 
@@ -96,6 +113,19 @@ class Applied:
         return sum(d.action == "alert" for _, d in self.decisions)
 
 
+@dataclass(slots=True)
+class Withdrawn:
+    """What one batch of withdrawn articles did to the alerts listing them."""
+
+    changes: list[Withdrawal] = field(default_factory=list)
+    cancelled: list[str] = field(default_factory=list)
+    jobs: list[str] = field(default_factory=list)
+
+    @property
+    def withdrawn_alerts(self) -> int:
+        return sum(w.action == "withdraw" for w in self.changes)
+
+
 class RuleStore:
     """Every alert-rule key in Redis, under the index prefix."""
 
@@ -106,6 +136,7 @@ class RuleStore:
         self.prefix = prefix
         self.state_ttl_seconds = state_ttl_seconds
         self._take_due = client.register_script(_TAKE_DUE)
+        self._save_if_owed = client.register_script(_SAVE_IF_OWED)
 
     def _key(self, *parts: str) -> str:
         return ":".join((self.prefix, *parts))
@@ -341,13 +372,14 @@ class RuleStore:
         )
         return [str(j) for j in due]
 
-    def save_job(self, job: DeliveryJob, *, due: float | None = None) -> None:
-        """Store the job's new state (attempts, message); with `due`, when it is tried next."""
-        pipe = self.client.pipeline(transaction=True)
-        pipe.hset(self._key("alerts", "jobs"), job.id, job.to_json())
-        if due is not None:
-            pipe.zadd(self._key("alerts", "outbox"), {job.id: due})
-        pipe.execute()
+    def save_job(self, job: DeliveryJob, *, due: float | None = None) -> bool:
+        """Store the job's new state (attempts, message); with `due`, when it is tried next.
+        False when the job is owed no more (cancelled by a withdrawal meanwhile)."""
+        saved = self._save_if_owed(
+            keys=[self._key("alerts", "jobs"), self._key("alerts", "outbox")],
+            args=[job.id, job.to_json(), "" if due is None else due],
+        )
+        return bool(saved)
 
     def finish_job(self, job_id: str) -> None:
         """The job is delivered (or given up): it is owed no more."""
@@ -368,6 +400,136 @@ class RuleStore:
                 # Expired while sending: whoever holds it now goes on.
                 with suppress(redis.exceptions.LockError):
                     lock.release()
+
+    def _sent_key(self, alert: str) -> str:
+        return self._key("alerts", "sent", alert)
+
+    def sent(self, alert: str) -> dict[str, str]:
+        """Per channel key: whether the alert was delivered there, or its withdrawal is owed."""
+        return dict(self.client.hgetall(self._sent_key(alert)))
+
+    def delivered(self, job: DeliveryJob, story_ids: Sequence[str], *, now: datetime) -> list[str]:
+        """The job was sent: it is owed no more, and each alert it carried (the alert, or a
+        digest's alerts whose story was in it) is marked sent on the job's channel.
+
+        An alert withdrawn while this send was in flight is owed its withdrawn event now, in
+        the same transaction, so the receiver learns of the withdrawal whichever came first.
+        Returns the withdrawn-event jobs created.
+        """
+        alerts = [job.alert_id] if job.kind == "alert" and job.alert_id else []
+        if job.kind == "digest":
+            alerts = list(job.alert_ids)
+        if not alerts:
+            self.finish_job(job.id)
+            return []
+        states = [self._state_key(a) for a in alerts]
+        sent = [self._sent_key(a) for a in alerts]
+        shown = set(story_ids)
+
+        def work(pipe: Any) -> list[str]:
+            raws = pipe.mget(states)
+            statuses = [pipe.hget(key, job.channel) for key in sent]
+            pipe.multi()
+            pipe.hdel(self._key("alerts", "jobs"), job.id)
+            pipe.zrem(self._key("alerts", "outbox"), job.id)
+            owed = []
+            for raw, status, key in zip(raws, statuses, sent, strict=True):
+                state = AlertState.from_dict(json.loads(raw)) if raw else None
+                if job.kind == "digest" and (state is None or state.story_id not in shown):
+                    continue
+                new_status, notify = after_delivery(state, status)
+                pipe.hset(key, job.channel, new_status)
+                pipe.expire(key, self.state_ttl_seconds)
+                if notify and state is not None:
+                    owed.append(self._owe_withdrawn(pipe, state, job.channel, now=now))
+            return owed
+
+        result: list[str] = self.client.transaction(work, *states, *sent, value_from_callable=True)
+        return result
+
+    def _owe_withdrawn(self, pipe: Any, state: AlertState, channel: str, *, now: datetime) -> str:
+        job = DeliveryJob(
+            id=withdrawn_job_id(state, channel),
+            kind="withdrawn",
+            rule_id=state.rule_id,
+            channel=channel,
+            created_at=now.isoformat(),
+            alert_id=state.alert_id,
+            sequence=state.sequence,
+            articles=tuple(state.dropped),
+        )
+        self._add_job(pipe, job, now.timestamp())
+        return job.id
+
+    # -- withdrawals ----------------------------------------------------------------------
+    def withdraw(
+        self,
+        alerts: Sequence[str],
+        gone: Sequence[str],
+        hidden: Sequence[str],
+        rules: Mapping[str, AlertRule],
+        *,
+        now: datetime,
+    ) -> Withdrawn:
+        """Take the withdrawn articles `gone` out of these alerts, in one transaction.
+
+        An alert left with no visible article is withdrawn: its deliveries still owed are
+        cancelled (and it leaves its rule's pending digest), and each channel it was delivered
+        to is owed a "withdrawn" event, written in the same EXEC as the state. A retried batch
+        finds the alerts withdrawn already and changes nothing, so no event is owed twice.
+        """
+        candidates = sorted(set(alerts))
+        if not candidates:
+            return Withdrawn()
+        states = [self._state_key(a) for a in candidates]
+        sent = [self._sent_key(a) for a in candidates]
+        jobs_key = self._key("alerts", "jobs")
+        gone_set, hidden_set = set(gone), set(hidden)
+
+        def work(pipe: Any) -> Withdrawn:
+            raws = pipe.mget(states)
+            result = Withdrawn()
+            plans = []
+            for raw, sent_key in zip(raws, sent, strict=True):
+                if not raw:
+                    continue
+                change = withdraw_articles(
+                    AlertState.from_dict(json.loads(raw)), gone_set, hidden_set, now=now
+                )
+                if not change.changed:
+                    continue
+                result.changes.append(change)
+                rule = rules.get(change.state.rule_id)
+                if change.action != "withdraw":
+                    continue
+                channels = [c.key for c in rule.channels] if rule else []
+                possible = [
+                    j for j in alert_job_ids(change.state, channels) if pipe.hexists(jobs_key, j)
+                ]
+                plan = withdrawal_plan(change.state, channels, possible, pipe.hgetall(sent_key))
+                plans.append((change.state, sent_key, plan))
+            pipe.multi()
+            for change in result.changes:
+                pipe.set(
+                    self._state_key(change.state.alert_id),
+                    json.dumps(change.state.to_dict()),
+                    ex=self.state_ttl_seconds,
+                )
+            for state, sent_key, plan in plans:
+                for job_id in plan.cancel:
+                    pipe.hdel(jobs_key, job_id)
+                    pipe.zrem(self._key("alerts", "outbox"), job_id)
+                    result.cancelled.append(job_id)
+                pipe.zrem(self._key("alerts", "digest", state.rule_id), state.alert_id)
+                for channel in plan.notify:
+                    result.jobs.append(self._owe_withdrawn(pipe, state, channel, now=now))
+                if plan.sent:
+                    pipe.hset(sent_key, mapping=plan.sent)
+                    pipe.expire(sent_key, self.state_ttl_seconds)
+            return result
+
+        outcome: Withdrawn = self.client.transaction(work, *states, *sent, value_from_callable=True)
+        return outcome
 
     # -- dead letters ---------------------------------------------------------------------
     def dead_letter(self, job: DeliveryJob, reason: str, *, now: datetime) -> None:

@@ -17,6 +17,7 @@ from newswire.settings import Settings
 from pipeline.alerts import Actor, actor_query
 from pipeline.gazetteer import Gazetteer, build_gazetteer
 from pipeline.rules import AlertRule, AlertState
+from pipeline.withdrawal import alert_revision
 
 ACTOR_CACHE_SECONDS = 30.0
 WRITE_ATTEMPTS = 8
@@ -234,21 +235,32 @@ def alert_record(
     existing: Mapping[str, Any] | None,
 ) -> dict[str, Any] | None:
     """The alert's record: its state, the articles it lists (known ones kept), the first one's
-    headline; None when `existing` is already at this revision or a later one."""
-    # Every change adds an article or raises one's version, so the sum only grows.
-    revision = sum(state.articles.values())
+    headline; None when `existing` is already at this revision or a later one.
+
+    Articles a kill or withhold took out stay listed, flagged `withdrawn`, but leave `doc_ids`;
+    a withdrawn alert has `withdrawn_at` and keeps the headline it was raised with.
+    """
+    revision = alert_revision(state)
     if existing is not None and int(existing.get("revision") or 0) >= revision:
         return None
     known = {a["doc_id"]: a for a in (existing or {}).get("articles") or []}
-    articles = []
-    for doc_id, version in state.articles.items():
+
+    def listed(doc_id: str, version: int) -> dict[str, Any]:
         if doc_id in documents:
-            articles.append(_article(documents[doc_id], version))
-        elif doc_id in known:
-            articles.append({**known[doc_id], "version": version})
-        else:
-            articles.append({"doc_id": doc_id, "version": version})
-    first = articles[0]
+            return _article(documents[doc_id], version)
+        return {**known.get(doc_id, {"doc_id": doc_id}), "version": version}
+
+    articles = [listed(d, v) for d, v in state.articles.items()]
+    dropped = [
+        {**listed(d, v), "withdrawn": True}
+        for d, v in state.dropped.items()
+        if d not in state.articles
+    ]
+    # The headline is the first visible article's; a withdrawn alert keeps its first one's.
+    order = {doc_id: position for position, doc_id in enumerate(known)}
+    everything = sorted([*articles, *dropped], key=lambda a: order.get(a["doc_id"], len(order)))
+    shown = articles or everything
+    first = shown[0]
     record: dict[str, Any] = {
         **{k: v for k, v in (existing or {}).items() if k == "read_at"},
         "alert_id": state.alert_id,
@@ -259,15 +271,17 @@ def alert_record(
         "doc_ids": [a["doc_id"] for a in articles],
         "title": first.get("title") or "",
         "source": first.get("source"),
-        "sources": sorted({a["source"] for a in articles if a.get("source")}),
-        "languages": sorted({a["language"] for a in articles if a.get("language")}),
+        "sources": sorted({a["source"] for a in shown if a.get("source")}),
+        "languages": sorted({a["language"] for a in shown if a.get("language")}),
         "url": first.get("url"),
         "published_at": first.get("published_at"),
         "matched_at": state.created_at,
         "updated_at": state.updated_at,
         "sequence": state.sequence,
         "revision": revision,
-        "articles": articles,
+        "articles": everything,
+        "withdrawn_doc_ids": [a["doc_id"] for a in dropped],
+        "withdrawn_at": state.withdrawn_at,
     }
     if rule.id.startswith(ACTOR_RULE_PREFIX) and rule.actors:
         record.update(actor_id=rule.actors[0], actor_name=rule.name)

@@ -16,8 +16,6 @@ from newswire.settings import get_settings
 
 deadletter_app = typer.Typer(help="Dead-lettered articles and batches.")
 
-FEED_SUFFIXES = frozenset({".xml", ".rss", ".atom", ".rdf", ".json"})
-
 
 def _articles_from_url(url: str) -> list[Any]:
     from newswire.feeds.polling import poll
@@ -33,14 +31,17 @@ def _articles_from_url(url: str) -> list[Any]:
 
 def _articles_from_path(path: Path) -> list[Any]:
     from newswire.feeds.polling import articles_from_feed
+    from newswire.ingest.watch import is_candidate
     from pipeline.feeds import FeedParseError
 
     if not path.exists():
         err.print(f"[red]no such file or folder:[/red] {path}")
         raise typer.Exit(2)
-    files = sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path]
+    # Every file of a folder is tried whatever its name: formats are known by their content
+    # (a 7901 wire file may be called anything); what is not a document is skipped with why.
+    files = sorted(p for p in path.iterdir() if is_candidate(p)) if path.is_dir() else [path]
     articles: list[Any] = []
-    for file in (f for f in files if f.suffix.lower() in FEED_SUFFIXES):
+    for file in files:
         try:
             found = articles_from_feed(
                 file.read_bytes(), feed_id=file.stem, source=None, settings=get_settings()
@@ -81,11 +82,17 @@ def _wait_for(results: list[Any], timeout: float) -> dict[str, int]:
 
 
 def ingest(
-    source: Annotated[str, typer.Argument(help="Feed file, folder of feed files, or http(s) URL")],
+    source: Annotated[
+        str,
+        typer.Argument(
+            help="Feed or agency file (RSS, Atom, JSON Feed, NewsML-G2, NITF, ninjs, "
+            "IPTC 7901), a folder of them, or an http(s) URL"
+        ),
+    ],
     wait: Annotated[bool, typer.Option(help="Wait until the workers have processed it")] = True,
     timeout: Annotated[float, typer.Option(help="Seconds to wait")] = 600.0,
 ) -> None:
-    """Parse feeds from a file, folder or URL and queue their articles for the workers."""
+    """Parse feed or agency documents from a file, folder or URL and queue their articles."""
     from workers.tasks import enqueue_articles
 
     if source.startswith(("http://", "https://")):
@@ -97,6 +104,52 @@ def ingest(
     if wait and results:
         totals = _wait_for(results, timeout)
         console.print("processed: " + ", ".join(f"{k}={v}" for k, v in sorted(totals.items())))
+
+
+def watch(
+    folders: Annotated[list[Path], typer.Argument(help="Drop folders to watch")],
+    once: Annotated[bool, typer.Option(help="Scan once and exit (for cron)")] = False,
+    interval: Annotated[
+        float | None, typer.Option(help="Seconds between scans [NEWSWIRE_WATCH_INTERVAL_SECONDS]")
+    ] = None,
+) -> None:
+    """Ingest agency files dropped into folders (FTP/SFTP drop directories): each complete new
+    file once, then moved to processed/ or to failed/ beside a .reason file."""
+    from newswire.ingest.watch import DropFolder, ScanReport, drop_folder
+    from workers.tasks import enqueue_articles
+
+    settings = get_settings()
+    for folder in folders:
+        if not folder.is_dir():
+            err.print(f"[red]not a folder:[/red] {folder}")
+            raise typer.Exit(2)
+
+    def show(folder: DropFolder, report: ScanReport) -> None:
+        for name, count in report.processed.items():
+            console.print(f"{folder.root / name}: {count} articles queued", highlight=False)
+        for name, reason in report.failed.items():
+            err.print(f"[yellow]{folder.root / name} failed:[/yellow] {reason}", highlight=False)
+
+    watched = [
+        drop_folder(folder, settings=settings, enqueue=enqueue_articles, settle_seconds=None)
+        for folder in folders
+    ]
+    if once:
+        # A first look never takes a file (its writer may be at it): look, let the files
+        # settle, and look again.
+        for drop in watched:
+            drop.scan()
+        time.sleep(settings.watch_settle_seconds)
+        for drop in watched:
+            show(drop, drop.scan())
+        return
+    from newswire.ingest.watch import watch as watch_folders
+
+    console.print(f"watching {', '.join(str(f) for f in folders)} (Ctrl-C stops)")
+    try:
+        watch_folders(watched, interval=interval or settings.watch_interval_seconds, on_report=show)
+    except KeyboardInterrupt:
+        console.print("stopped")
 
 
 @deadletter_app.command("list")

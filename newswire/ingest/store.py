@@ -12,13 +12,20 @@ import redis
 
 from pipeline.models import DedupKeys
 
-# KEYS: the article's dedup keys; ARGV: doc id, ttl seconds. Returns the id that owns the keys.
+# KEYS: the article's dedup keys; ARGV: doc id, ttl seconds. Returns {owner, fresh}: the id that
+# owns the keys, and 1 when none of them was set before this call (the article cannot have been
+# indexed by anyone yet, so the batch need not look it up in Elasticsearch).
 # In one script so that two workers racing on the same story cannot both become its owner.
 _CLAIM_SCRIPT = """
 local owner = false
+local fresh = 1
 for i, key in ipairs(KEYS) do
   local current = redis.call('GET', key)
-  if current then owner = current break end
+  if current then
+    fresh = 0
+    if not owner then owner = current end
+    if owner ~= ARGV[1] then break end
+  end
 end
 if not owner then owner = ARGV[1] end
 if owner == ARGV[1] then
@@ -26,7 +33,7 @@ if owner == ARGV[1] then
     redis.call('SET', key, owner, 'EX', tonumber(ARGV[2]), 'NX')
   end
 end
-return owner
+return {owner, fresh}
 """
 
 
@@ -36,6 +43,10 @@ class Claim:
 
     doc_id: str
     owner: str
+    # No key of the article was claimed before: nothing of it can be in Elasticsearch yet (a
+    # dedup key outlived by its document, past NEWSWIRE_DEDUP_TTL_DAYS, still meets the
+    # create-only write, which reports it as existing).
+    fresh: bool = False
 
     @property
     def is_duplicate(self) -> bool:
@@ -58,7 +69,8 @@ class RedisStore:
         return ":".join((self.prefix, *parts))
 
     def claim(self, batch: Sequence[DedupKeys], ttl_seconds: int) -> list[Claim]:
-        """Claim every article's keys in one round trip; a retry of the same article re-owns."""
+        """Claim every article's keys in one round trip; a retry of the same article re-owns
+        (and is not fresh, so its earlier attempt is looked for)."""
         pipe = self.client.pipeline(transaction=False)
         for keys in batch:
             self._claim(
@@ -66,8 +78,11 @@ class RedisStore:
                 args=[keys.doc_id, ttl_seconds],
                 client=pipe,
             )
-        owners = pipe.execute()
-        return [Claim(doc_id=k.doc_id, owner=str(o)) for k, o in zip(batch, owners, strict=True)]
+        replies = pipe.execute()
+        return [
+            Claim(doc_id=k.doc_id, owner=str(owner), fresh=bool(int(fresh)))
+            for k, (owner, fresh) in zip(batch, replies, strict=True)
+        ]
 
     def owners(self, keys: Sequence[str]) -> list[str | None]:
         """Which article owns each dedup key ("text:<hash>", "url:<url>"), None if unclaimed."""

@@ -34,6 +34,11 @@ class Hit(BaseModel):
     story_articles: int = Field(1, description="Articles in the hit's story (all, not only hits)")
     story_sources: list[str] = Field(default_factory=list, description="Every source of the story")
     story_languages: list[str] = Field(default_factory=list)
+    event_id: str = Field("", description="The hit's event (stories of one happening)")
+    event_stories: int = Field(0, description="Stories in the hit's event (group=event)")
+    event_sources: list[str] = Field(default_factory=list)
+    event_languages: list[str] = Field(default_factory=list)
+    event_coverage: str = Field("", description="'Full coverage: 9 stories from 7 outlets …'")
 
 
 class SearchResponse(BaseModel):
@@ -73,6 +78,9 @@ def search(
     size: Annotated[int, Query(ge=1, le=100)] = 10,
     sort: Annotated[str, Query(pattern="^(relevance|newest)$")] = "relevance",
     collapse: Annotated[bool, Query(description="One hit per story")] = True,
+    group: Annotated[
+        str, Query(pattern="^(story|event)$", description="One hit per story, or per event")
+    ] = "story",
 ) -> Any:
     """Full-text search with highlights, facet counts and a per-day histogram."""
     filters = facet_filters(
@@ -99,6 +107,7 @@ def search(
         collapse_stories=collapse,
         corrections_only=corrections,
         include_hidden=include_hidden,
+        group=group,
     )
     return asdict(run(search_store(), request))
 

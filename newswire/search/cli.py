@@ -39,6 +39,7 @@ def search(
     page: Annotated[int, typer.Option(help="Page number")] = 1,
     sort: Annotated[str, typer.Option(help="relevance | newest")] = "relevance",
     collapse: Annotated[bool, typer.Option(help="One hit per story")] = True,
+    group: Annotated[str, typer.Option(help="story | event: one hit per story or event")] = "story",
     as_json: JsonFlag = False,
 ) -> None:
     """Full-text search with highlights and facet counts."""
@@ -68,6 +69,7 @@ def search(
         collapse_stories=collapse,
         corrections_only=corrections,
         include_hidden=include_hidden,
+        group=group,
     )
     try:
         body = build_search_body(request)
@@ -84,6 +86,8 @@ def search(
             f"\n[bold]{hit.title}[/bold]  [dim]{hit.source} · {hit.published_at[:16]} · "
             f"{hit.language} · {hit.doc_id}[/dim]"
         )
+        if hit.event_coverage:
+            console.print(f"  [dim]event {hit.event_id}: {hit.event_coverage}[/dim]")
         if hit.story_articles > 1:
             console.print(
                 f"  [dim]story {hit.story_id}: {hit.story_articles} articles from "
@@ -102,7 +106,7 @@ def search(
             console.print(
                 f"\n[bold]{name}[/bold]: "
                 + ", ".join(
-                    f"{labels[k]} [{k}] ({n})" if labels.get(k, k) != k else f"{k} ({n})"
+                    f"{labels[k]} \\[{k}] ({n})" if labels.get(k, k) != k else f"{k} ({n})"
                     for k, n in buckets
                 )
             )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,8 @@ class WriteResult:
     created: list[str]
     existed: list[str]
     failed: dict[str, str]
+    # The other actions of the same request, by id: (HTTP status, error reason or "").
+    also: dict[str, tuple[int, str]] = field(default_factory=dict)
 
 
 class SearchStore:
@@ -184,10 +186,17 @@ class SearchStore:
         if self.es.indices.exists_index_template(name=self.settings.articles_alias):
             self.es.indices.delete_index_template(name=self.settings.articles_alias)
 
-    # -- articles -----------------------------------------------------------------------
-    def create_articles(self, documents: Sequence[dict[str, Any]]) -> WriteResult:
-        """Create-only bulk write keyed by doc_id: a conflict means "already have it"."""
-        actions = (
+    # -- articles ---------------------------------------------------------------------
+    def create_articles(
+        self, documents: Sequence[dict[str, Any]], *, also: Sequence[dict[str, Any]] = ()
+    ) -> WriteResult:
+        """Create-only bulk write keyed by doc_id: a conflict means "already have it".
+
+        `also` are further bulk actions of the same batch (its alert records), sent in the same
+        request: one request, and one translog fsync, per batch. Their outcomes are in
+        `WriteResult.also`, by id.
+        """
+        actions = [
             {
                 "_op_type": "create",
                 "_index": self.settings.articles_alias,
@@ -195,34 +204,45 @@ class SearchStore:
                 "_source": doc,
             }
             for doc in documents
-        )
+        ]
         created: list[str] = []
         existed: list[str] = []
         failed: dict[str, str] = {}
+        also_outcomes: dict[str, tuple[int, str]] = {}
         refused = 0
-        for ok, item in helpers.streaming_bulk(
+        if not actions and not also:
+            return WriteResult(created=created, existed=existed, failed=failed)
+        # The bulk answer lists the items in the order sent: the articles, then `also`.
+        outcomes = helpers.streaming_bulk(
             self.es,
-            actions,
+            [*actions, *also],
+            # Everything in one request: a batch is 16 articles, far under these limits.
+            chunk_size=len(actions) + len(also),
+            max_chunk_bytes=512 * 1024 * 1024,
             raise_on_error=False,
             raise_on_exception=True,
             max_retries=3,
             initial_backoff=1,
-        ):
-            info = item["create"]
-            if ok:
+        )
+        for position, (ok, item) in enumerate(outcomes):
+            info = next(iter(item.values()))
+            error = info.get("error") or {}
+            reason = f"{error.get('type')}: {error.get('reason')}"
+            if position >= len(actions):
+                also_outcomes[info["_id"]] = (int(info.get("status") or 0), "" if ok else reason)
+            elif ok:
                 created.append(info["_id"])
             elif info.get("status") == 409:
                 existed.append(info["_id"])
             else:
-                error = info.get("error", {})
-                failed[info["_id"]] = f"{error.get('type')}: {error.get('reason')}"
+                failed[info["_id"]] = reason
                 refused += info.get("status") in RETRY_LATER_STATUSES
         if refused:
             # Still refused after the client's own retries (a read-only block at the disk
             # watermark, a full write queue): the batch waits and is retried whole, as for an
             # outage, instead of dead-lettering articles that only came at a bad time.
             raise Unavailable(f"{refused} writes refused: {next(iter(failed.values()))}"[:300])
-        return WriteResult(created=created, existed=existed, failed=failed)
+        return WriteResult(created=created, existed=existed, failed=failed, also=also_outcomes)
 
     def get_article(self, doc_id: str) -> dict[str, Any] | None:
         try:

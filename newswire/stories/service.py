@@ -29,6 +29,8 @@ from pipeline.lifecycle import (
     EMBARGOED,
     IGNORE,
     WITHDRAW,
+    WITHDRAWING_STATUSES,
+    WITHDRAWN,
     lifecycle_action,
     release_embargo,
     revise,
@@ -173,7 +175,8 @@ def triage(
     exact = {i for i, owner in zip(dup_index, text_owners, strict=True) if owner == claims[i].owner}
     parked = [(claims[i].owner, source_record(articles[i], now)) for i in sorted(exact)]
     story_store.park_sources(parked)
-    indexed = get_articles(store, [claim.owner for claim in claims])
+    # A fresh claim is an article nobody had seen: nothing to look up for it.
+    indexed = get_articles(store, [claim.owner for claim in claims if not claim.fresh])
     to_merge: dict[str, list[dict[str, Any]]] = {}
     for i, (article, key, claim) in enumerate(zip(articles, keys, claims, strict=True)):
         document = indexed.get(claim.owner)
@@ -189,6 +192,10 @@ def triage(
             notice = article.to_dict()
             if change_article(store, claim.owner, partial(withdraw, notice=notice, now=now)):
                 log.info("article withdrawn", doc_id=claim.owner, pubstatus=article.pubstatus)
+            result.withdrawn.append(claim.owner)
+        elif article.pubstatus in WITHDRAWING_STATUSES and document.get("visibility") == WITHDRAWN:
+            # The notice again (a retried batch): its alerts are withdrawn again, idempotently.
+            result.unchanged.append(claim.owner)
             result.withdrawn.append(claim.owner)
         elif key.content_hash in known_texts(document):
             result.unchanged.append(claim.owner)
@@ -285,11 +292,13 @@ def create_articles(
     documents: Sequence[dict[str, Any]],
     *,
     now: datetime | None = None,
+    also: Sequence[dict[str, Any]] = (),
 ) -> WriteResult:
-    """Create-only bulk write, then settle sources: drain those parked for the new articles,
-    and fold ours into articles created first (the same URL from two feeds, or two versions of
-    one agency item in one batch or in flight at once): its source, or its newer text."""
-    result = store.create_articles(documents)
+    """Create-only bulk write (with `also`, the batch's other writes, in the same request),
+    then settle sources: drain those parked for the new articles, and fold ours into articles
+    created first (the same URL from two feeds, or two versions of one agency item in one
+    batch or in flight at once): its source, or its newer text."""
+    result = store.create_articles(documents, also=also)
     moment = now or datetime.now(UTC)
     extra: dict[str, list[dict[str, Any]]] = {doc_id: [] for doc_id in result.created}
     existed = set(result.existed)

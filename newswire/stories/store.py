@@ -18,17 +18,19 @@ listpack encoding (hash-max-listpack-entries); see bench/bench_cluster.py for th
 Atomicity: the decision which story an article joins is taken in Python (pipeline.cluster.decide)
 on candidates read by one run of the Lua script and written by a second run, which first checks
 that nothing the first run read has changed since: it compares a SHA-1 of every slot read (the
-"fence"). If something has, another worker has just written a candidate this article should have
-seen, and the article is decided again. So concurrent workers reach the stories one worker would
-have reached in some serial order (tests/integration/test_stories.py races eight). An article with
-no candidates at all is written as a new story by the read run itself: one round trip in the
-common case. The script derives its hash keys from the band keys and tokens it is given (passing
-~100 key names per article cost more than the script itself), so the story state must live on one
-Redis, not across a cluster's hash slots.
+"fence"). If something has, another worker (or an earlier article of the same batch) has just
+written a candidate this article should have seen; the failed commit returns the candidates as
+they are now, in the same run, and the article is decided again. So concurrent workers reach the
+stories one worker would have reached in some serial order (tests/integration/test_stories.py
+races eight). An article with no candidates at all is written as a new story by the read run
+itself: one round trip in the common case. The script derives its hash keys from the band keys
+and tokens it is given (passing ~100 key names per article cost more than the script itself), so
+the story state must live on one Redis, not across a cluster's hash slots.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 import zlib
@@ -107,10 +109,35 @@ if mode == 'force' then
   return {'ok'}
 end
 if mode == 'commit' then
-  -- The fence: nothing this text read has changed since its story was decided.
-  if digest ~= fence then return {'conflict'} end
-  write()
-  return {'ok'}
+  -- The fence: nothing this text read has changed since its story was decided, except by the
+  -- texts of its own batch written since (ARGV[15]), which its decision took as candidates.
+  -- Their ids are taken out of what is there now, which gives back what was read if nobody
+  -- else wrote meanwhile.
+  local fenced = digest
+  if ARGV[15] ~= '' then
+    local ours, before = {}, {}
+    for id in string.gmatch(ARGV[15], '%S+') do ours[id] = true end
+    for i, slot in ipairs(slots) do
+      local value = observed[i]
+      if slot[3] then
+        if ours[value] then value = '' end
+      elseif value ~= '' and value ~= '*' then
+        local kept = {}
+        for id in string.gmatch(value, '[^,]+') do
+          if not ours[id] then kept[#kept + 1] = id end
+        end
+        value = table.concat(kept, ',')
+      end
+      before[i] = value
+    end
+    fenced = redis.sha1hex(table.concat(before, '\\n'))
+  end
+  if fenced == fence then
+    write()
+    return {'ok'}
+  end
+  -- It has (usually an earlier article of the same batch, committed in this very pipeline):
+  -- hand back the candidates as they are now, so a retry costs one round trip, not two.
 end
 
 -- query: candidates from band buckets, and texts sharing at least two evidence tokens
@@ -149,10 +176,12 @@ for _, id in ipairs(order) do
   local candidate = redis.call('GET', prefix .. ':r:' .. id)
   if candidate then reply[#reply + 1] = candidate end
 end
-if #reply == 2 then
+if #reply == 2 and mode == 'query' then
   write()
   return {'new'}
 end
+-- A commit that lost its candidates (their tokens became stop tokens) is decided again too:
+-- the record it carries names the story it was about to join.
 return reply
 """
 
@@ -192,7 +221,14 @@ class StoryStore:
         return f"{self.prefix}:r:{iid}"
 
     def _call(
-        self, pipe: Any, mode: str, fp: Fingerprint, now: float, record: str, fence: str = ""
+        self,
+        pipe: Any,
+        mode: str,
+        fp: Fingerprint,
+        now: float,
+        record: str,
+        fence: str = "",
+        ours: Sequence[str] = (),
     ) -> None:
         day = int(now // DAY_SECONDS)
         tokens = " ".join(
@@ -216,6 +252,7 @@ class StoryStore:
             " ".join(fp.bands),
             tokens,
             fence,
+            " ".join(ours),
         ]
         self._script(keys=[self.record_key(fp.iid)], args=args, client=pipe)
 
@@ -226,52 +263,73 @@ class StoryStore:
 
         Idempotent: a text already recorded keeps the story it was given, so a retried batch
         indexes its articles under the same stories as the first attempt.
+
+        Texts of one batch share names and numbers, so each one's write would break the fence
+        of every later one. Instead each text is decided with the batch's texts written after
+        its read (or committed before it in the same pipeline) as extra candidates, and its
+        fence discounts exactly those writes: a batch usually settles in two round trips.
         """
         results: list[Assignment | None] = [None] * len(fingerprints)
-        pending = list(range(len(fingerprints)))
-        for attempt in range(1, MAX_ATTEMPTS + 2):
+        # One clock reading for the whole batch: a commit's fence is a digest of the day
+        # partitions its query read, so both must look at the same days.
+        now = self.clock()
+        keys = [_slot_keys(fp) for fp in fingerprints]
+        sequence = itertools.count()
+        read_at: dict[int, int] = {}
+        # Batch texts recorded by this call: when (op sequence), and as a candidate.
+        written: dict[int, tuple[int, Fingerprint]] = {}
+        pipe = self.client.pipeline(transaction=False)
+        entries: list[tuple[int, Assignment | None, int]] = []
+        for i, fp in enumerate(fingerprints):
+            self._call(pipe, "query", fp, now, encode_record(fp, _new(fp)))
+            entries.append((i, None, next(sequence)))
+        replies = pipe.execute()
+        attempt = 0
+        while True:
+            pending = _settle(entries, replies, fingerprints, results, written, read_at)
             if not pending:
                 break
-            now = self.clock()
-            pipe = self.client.pipeline(transaction=False)
-            for i in pending:
-                fp = fingerprints[i]
-                new = Assignment(fp.doc_id, "new", 1.0, None)
-                self._call(pipe, "query", fp, now, encode_record(fp, new))
-            decided: dict[int, tuple[Assignment, str]] = {}
-            for i, reply in zip(pending, pipe.execute(), strict=True):
-                fp, kind = fingerprints[i], str(reply[0])
-                if kind == "done":
-                    results[i] = _recorded(str(reply[1]), fp)
-                elif kind == "new":
-                    results[i] = Assignment(fp.doc_id, "new", 1.0, None)
-                else:
-                    candidates = [
-                        decoded[0]
-                        for raw in reply[2:]
-                        if (decoded := decode_record(str(raw))) is not None
-                    ]
-                    decided[i] = (decide(fp, candidates, config), str(reply[1]))
-            if not decided:
-                break
+            if attempt:
+                log.debug("story assignment conflict, deciding again", articles=len(pending))
+            attempt += 1
+            # After MAX_ATTEMPTS broken fences the article is written unfenced ("force"),
+            # which always answers ok or done, so the loop ends.
             mode = "commit" if attempt <= MAX_ATTEMPTS else "force"
             pipe = self.client.pipeline(transaction=False)
-            order = list(decided)
-            for i in order:
-                assignment, digest = decided[i]
+            entries, deferred = [], []
+            tentative: dict[int, Fingerprint] = {}
+            for i, (candidates, digest) in pending.items():
                 fp = fingerprints[i]
-                self._call(pipe, mode, fp, now, encode_record(fp, assignment), digest)
-            pending = []
-            for i, reply in zip(order, pipe.execute(), strict=True):
-                kind = str(reply[0])
-                if kind == "conflict":
-                    pending.append(i)
-                elif kind == "done":
-                    results[i] = _recorded(str(reply[1]), fingerprints[i])
-                else:
-                    results[i] = decided[i][0]
-            if pending:
-                log.debug("story assignment conflict, deciding again", articles=len(pending))
+                later = [j for j, (at, _) in written.items() if at > read_at[i]]
+                ours = [*later, *tentative]
+                extra = [
+                    written[j][1] if j in written else tentative[j]
+                    for j in ours
+                    if _may_find(keys[i], keys[j])
+                ]
+                assignment = decide(fp, [*candidates, *extra], config)
+                matched = assignment.matched_doc_id
+                if mode == "commit" and any(tentative[j].doc_id == matched for j in tentative):
+                    # It joins a text whose own commit is in this very pipeline and may yet
+                    # fail: read again once that one is settled.
+                    deferred.append(i)
+                    continue
+                self._call(
+                    pipe,
+                    mode,
+                    fp,
+                    now,
+                    encode_record(fp, assignment),
+                    digest,
+                    [fingerprints[j].iid for j in ours],
+                )
+                entries.append((i, assignment, next(sequence)))
+                tentative[i] = _as_candidate(fp, assignment)
+            for i in deferred:
+                fp = fingerprints[i]
+                self._call(pipe, "query", fp, now, encode_record(fp, _new(fp)))
+                entries.append((i, None, next(sequence)))
+            replies = pipe.execute()
         return [r if r is not None else _unreachable() for r in results]
 
     def register_version(self, fp: Fingerprint, story_id: str) -> Assignment:
@@ -316,6 +374,58 @@ class StoryStore:
         """Drop parked records once the article in Elasticsearch holds them."""
         if fields:
             self.client.hdel(self._parked_key(doc_id), *fields)
+
+
+def _settle(
+    entries: Sequence[tuple[int, Assignment | None, int]],
+    replies: Sequence[Any],
+    fingerprints: Sequence[Fingerprint],
+    results: list[Assignment | None],
+    written: dict[int, tuple[int, Fingerprint]],
+    read_at: dict[int, int],
+) -> dict[int, tuple[list[Fingerprint], str]]:
+    """Record a pipeline's outcomes; the texts still to decide, with their candidates and
+    the digest of what they read."""
+    pending: dict[int, tuple[list[Fingerprint], str]] = {}
+    for (i, sent, op), reply in zip(entries, replies, strict=True):
+        fp, kind = fingerprints[i], str(reply[0])
+        if kind == "done":
+            results[i] = _recorded(str(reply[1]), fp)
+        elif kind in {"new", "ok"}:
+            outcome = sent if kind == "ok" and sent is not None else _new(fp)
+            results[i] = outcome
+            written[i] = (op, _as_candidate(fp, outcome))
+        else:  # candidates: from a query, or from a commit whose fence broke
+            read_at[i] = op
+            candidates = [
+                decoded[0] for raw in reply[2:] if (decoded := decode_record(str(raw))) is not None
+            ]
+            pending[i] = (candidates, str(reply[1]))
+    return pending
+
+
+def _new(fp: Fingerprint) -> Assignment:
+    return Assignment(fp.doc_id, "new", 1.0, None)
+
+
+def _as_candidate(fp: Fingerprint, assignment: Assignment) -> Fingerprint:
+    """`fp` as another text would read it from the store, once recorded with `assignment`."""
+    decoded = decode_record(encode_record(fp, assignment))
+    if decoded is None:  # pragma: no cover - a record this code wrote decodes
+        raise AssertionError("story record does not decode")
+    return decoded[0]
+
+
+def _slot_keys(fp: Fingerprint) -> tuple[frozenset[str], frozenset[str]]:
+    return frozenset(fp.bands), frozenset(evidence_keys(fp))
+
+
+def _may_find(
+    reader: tuple[frozenset[str], frozenset[str]], writer: tuple[frozenset[str], frozenset[str]]
+) -> bool:
+    """Whether the store could hand `writer` to `reader` as a candidate: a shared band, or two
+    shared evidence tokens (a superset of what the script returns, which only costs a check)."""
+    return bool(reader[0] & writer[0]) or len(reader[1] & writer[1]) >= 2
 
 
 def _recorded(record: str, fp: Fingerprint) -> Assignment:

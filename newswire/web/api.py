@@ -1,31 +1,42 @@
-"""The newsroom web app's routes: search, story, alerts, actors and feed-health pages, the live
-"new stories" count, the story-members fragment, static files, login and admin feed actions."""
+"""The newsroom web app's routes: search, story, article, alerts inbox, alert rules, actors and
+feed-health pages, the live "new stories" count, the story-members fragment, static files,
+login, and the admin actions (feeds, rules, read marks, snoozes, replays) behind the session
+cookie and the CSRF token."""
 
 from __future__ import annotations
 
 import json
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import quote, urlencode
 
 from elastic_transport import TransportError
 from elasticsearch import ApiError
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from redis.exceptions import RedisError
+from starlette.concurrency import run_in_threadpool
 
+from newswire.alerts.service import AlertsService, RuleNotFound
+from newswire.alerts.service import service as rules_service
 from newswire.alerts.store import AlertStore
 from newswire.deps import alert_store, feed_store, search_store
+from newswire.entities import service as entities
 from newswire.feeds.service import status_rows, when
 from newswire.feeds.store import FeedExists, UnknownFeed
 from newswire.search.service import search
+from newswire.search.store import SearchStore
 from newswire.settings import get_settings
-from newswire.stories.service import article_versions, get_story
-from newswire.web import security, views
+from newswire.stories.service import article_versions, get_story, story_members
+from newswire.web import rule_forms, security, views
 from pipeline.feedlist import FeedListError, validate_feed
+from pipeline.rules import FREQUENCIES, WEBHOOK_FORMATS, RuleError, validate_rule
 from pipeline.search import (
+    FACETS,
     MAX_WINDOW,
     InvalidSearch,
     SearchRequest,
@@ -33,6 +44,7 @@ from pipeline.search import (
     new_since_body,
     parse_new_since,
 )
+from pipeline.stories import story_view
 from pipeline.text import sanitize_html
 
 HERE = Path(__file__).resolve().parent
@@ -55,6 +67,11 @@ templates.env.globals.update(
     marked=views.marked_fragment,
     utc=views.iso_minute,
     facet_labels=views.FACET_LABELS,
+    facet_names=views.FACET_NAMES,
+    facet_value=views.facet_value_label,
+    lifecycle=views.lifecycle_marks,
+    rule_conditions=rule_forms.rule_conditions,
+    channel_rows=rule_forms.channel_rows,
     live_poll_seconds=LIVE_POLL_SECONDS,
 )
 
@@ -113,11 +130,13 @@ def _actor_names(store: AlertStore) -> dict[str, str]:
 def search_page(request: Request) -> Response:
     """The search page: query, facets, histogram, one hit per story; all state in the URL."""
     state = views.state_from_params(_query_lists(request))
+    admin = security.is_admin(request, _admin_token())
     context: dict[str, Any] = {"state": state, "result": None, "error": None, "down": False}
     status = 200
     try:
-        search_request = state.to_request()
+        search_request = state.to_request(admin=admin)
         result = search(search_store(), search_request)
+        flags = _article_flags(search_store(), [hit.doc_id for hit in result.hits])
     except InvalidSearch as exc:
         context["error"], status = str(exc), 400
     except (ApiError, *BACKEND_ERRORS) as exc:
@@ -133,8 +152,23 @@ def search_page(request: Request) -> Response:
             watermark=result.latest_indexed_at or datetime.now(UTC).isoformat(),
             pages=_paging(state, search_request, result),
             live_url=state.with_changes().url("/web/new"),
+            flags=flags,
         )
     return _page(request, "search.html", context, status)
+
+
+FLAG_FIELDS = ("doc_id", "visibility", "corrected", "embargo_until", "pubstatus", "urgency")
+
+
+def _article_flags(store: SearchStore, doc_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """Each hit's lifecycle marks (corrected, embargoed, withdrawn), which search hits do not
+    carry: one small ids query per page."""
+    if not doc_ids:
+        return {}
+    response = store.search(
+        {"query": {"ids": {"values": doc_ids}}, "size": len(doc_ids), "_source": list(FLAG_FIELDS)}
+    )
+    return {hit["_id"]: hit["_source"] for hit in response["hits"]["hits"]}
 
 
 def _paging(state: views.SearchState, request: SearchRequest, result: Any) -> dict[str, str]:
@@ -183,7 +217,8 @@ def new_since(request: Request) -> Response:
     state = views.state_from_params(_query_lists(request))
     since = request.query_params.get("since", "")
     try:
-        body = new_since_body(state.with_changes().to_request(size=1), since)
+        admin = security.is_admin(request, _admin_token())
+        body = new_since_body(state.with_changes().to_request(size=1, admin=admin), since)
     except InvalidSearch as exc:
         return _json({"error": "invalid search", "detail": str(exc)}, 400)
     key = json.dumps(body, sort_keys=True)
@@ -221,17 +256,21 @@ def _not_found(request: Request, what: str) -> Response:
 
 @router.get("/story/{story_id}", response_class=HTMLResponse)
 def story_page(request: Request, story_id: str) -> Response:
-    """A story: representative text, every member, how it joined, versions and what changed."""
+    """A story: representative text, every member, how it joined, versions and what changed;
+    corrections flagged; admins also see (flagged) embargoed and withdrawn members."""
     store = search_store()
-    story = get_story(store, story_id, changes=True)
-    if story is None:
+    admin = security.is_admin(request, _admin_token())
+    found = story_members(store, story_id, include_hidden=admin)
+    if not found:
         return _not_found(request, f"There is no story {story_id!r}.")
+    story = story_view(story_id, found, changes=True)
+    marks = {m["doc_id"]: views.lifecycle_marks(m) for m in found}
     lead = store.get_article(story["representative"]) or {}
     body_html = sanitize_html(lead.get("body_html") or "")
     versions = {
-        member["doc_id"]: (article_versions(store, member["doc_id"]) or {}).get(
-            "previous_versions", []
-        )
+        member["doc_id"]: (
+            article_versions(store, member["doc_id"], include_hidden=admin) or {}
+        ).get("previous_versions", [])
         for member in story["members"][:50]
         if int(member.get("version") or 1) > 1
     }
@@ -246,44 +285,381 @@ def story_page(request: Request, story_id: str) -> Response:
         "body_html": body_html,
         "members": members,
         "versions": versions,
+        "marks": marks,
         "side_by_side": side_by_side,
     }
     return _page(request, "story.html", context)
 
 
-@router.get("/go/article/{doc_id}")
-def article_story(request: Request, doc_id: str) -> Response:
-    """An article's story page (alerts name articles; the newsroom reads stories)."""
+def _readable_article(request: Request, doc_id: str) -> dict[str, Any] | None:
+    # Withdrawn articles stay readable by id (audit); embargoed ones only for admins.
     found = search_store().get_article(doc_id)
     if found is None:
+        return None
+    if found.get("visibility") == "embargoed" and not security.is_admin(request, _admin_token()):
+        return None
+    return found
+
+
+@router.get("/article/{doc_id}", response_class=HTMLResponse)
+def article_page(request: Request, doc_id: str) -> Response:
+    """One article by id, flagged when withdrawn, embargoed or corrected, with its versions."""
+    found = _readable_article(request, doc_id)
+    if found is None:
         return _not_found(request, f"There is no article {doc_id!r}.")
-    return RedirectResponse(f"/story/{found.get('story_id') or doc_id}", status_code=303)
+    admin = security.is_admin(request, _admin_token())
+    history = article_versions(search_store(), doc_id, include_hidden=admin) or {}
+    context = {
+        "article": found,
+        "marks": views.lifecycle_marks(found),
+        "body_html": sanitize_html(found.get("body_html") or ""),
+        "versions": history.get("previous_versions", []),
+    }
+    return _page(request, "article.html", context)
 
 
-# -- alerts and actors ---------------------------------------------------------------------------
-ALERT_RULES_PREFIX = "/alerts/rules"
+@router.get("/go/article/{doc_id}")
+def article_story(request: Request, doc_id: str) -> Response:
+    """An article's story page (alerts name articles; the newsroom reads stories); a hidden
+    article opens on its own page, flagged."""
+    found = _readable_article(request, doc_id)
+    if found is None:
+        return _not_found(request, f"There is no article {doc_id!r}.")
+    if views.lifecycle_marks(found)["hidden"]:
+        return RedirectResponse(f"/article/{quote(doc_id)}", status_code=303)
+    return RedirectResponse(f"/story/{quote(found.get('story_id') or doc_id)}", status_code=303)
 
 
-def _rules_available(request: Request) -> bool:
-    # The rules pages arrive with the alert-rules work; link to them once they are routed (the
-    # OpenAPI paths are the public list of routes, built once per app).
-    paths = request.app.openapi().get("paths", {})
-    return any(str(path).startswith(ALERT_RULES_PREFIX) for path in paths)
+# -- alerts inbox and actors ----------------------------------------------------------------------
+INBOX_SIZE = 200
 
 
 @router.get("/watch/alerts", response_class=HTMLResponse)
 def alerts_page(request: Request) -> Response:
-    """Alerts newest first, filtered by actor, each linking to its story."""
-    actor = request.query_params.get("actor") or None
+    """The inbox: alerts newest first, filtered by rule, actor or unread, each linking to its
+    story; admins mark them read or unread."""
+    params = request.query_params
+    actor = params.get("actor") or None
+    rule = params.get("rule") or None
+    unread = params.get("unread", "") in {"1", "true", "on"}
     alerts = alert_store()
+    try:
+        rules = alerts_service().rules.rules()
+    except RedisError:
+        rules = []
     context = {
-        "alerts": alerts.alerts(actor_id=actor, size=200),
+        "alerts": alerts.inbox(actor_id=actor, rule_id=rule, unread=unread, size=INBOX_SIZE),
         "actors": alerts.actors(max_age=ACTOR_NAMES_MAX_AGE),
+        "rules": rules,
         "actor": actor,
-        "rules_prefix": ALERT_RULES_PREFIX,
-        "rules_available": _rules_available(request),
+        "rule": rule,
+        "unread": unread,
+        "here": _here(request),
     }
     return _page(request, "alerts.html", context)
+
+
+@router.post("/watch/alerts/{alert}/read")
+def mark_alert_read(
+    request: Request,
+    alert: str,
+    csrf: Annotated[str, Form()] = "",
+    read: Annotated[str, Form()] = "true",
+    back: Annotated[str, Form()] = "/watch/alerts",
+) -> Response:
+    """Mark an alert read or unread (admin), then back to the inbox as it was filtered."""
+    refusal = _admin_refusal(request, csrf, back)
+    if refusal is not None:
+        return refusal
+    try:
+        alerts_service().mark_read(alert, read=read == "true")
+    except RuleNotFound:
+        return _not_found(request, f"There is no alert {alert!r}.")
+    return RedirectResponse(_local(back), status_code=303)
+
+
+# -- alert rules -----------------------------------------------------------------------------------
+TEST_DAYS = 7
+RULE_DONE = {
+    "created": "Rule created.",
+    "saved": "Rule saved.",
+    "deleted": "Rule deleted.",
+    "snoozed": "Rule snoozed: deliveries wait until then.",
+    "woken": "Snooze lifted.",
+    "replayed": "Dead-lettered deliveries are owed again; the next sweep sends them.",
+}
+DEAD_LETTERS_SHOWN = 50
+
+
+def alerts_service() -> AlertsService:
+    return rules_service()
+
+
+def _actor_choices() -> list[dict[str, Any]]:
+    try:
+        return alert_store().actors(max_age=ACTOR_NAMES_MAX_AGE)
+    except (ApiError, *BACKEND_ERRORS):
+        return []
+
+
+ENTITY_FACETS = ("person", "organisation", "place")
+
+
+def _rule_value_names(rules: list[dict[str, Any]]) -> dict[str, str]:
+    """Readable names for the ids rules hold: tracked actors, and registry entities in their
+    person, organisation and place filters."""
+    names = _actor_names(alert_store())
+    ids = [
+        value
+        for rule in rules
+        for facet in ENTITY_FACETS
+        for value in (rule.get("filters") or {}).get(facet, ())
+    ]
+    if ids:
+        settings = get_settings()
+        try:
+            registry = entities.entity_store_for(settings)
+            names.update(entities.display_names(registry, ids, settings.translation_target))
+        except RedisError:
+            pass  # the ids are shown as they are
+    return names
+
+
+@router.get("/watch/rules", response_class=HTMLResponse)
+def rules_page(request: Request) -> Response:
+    """Every alert rule: what it matches, channels, frequency, each channel's last delivery."""
+    done = request.query_params.get("done", "")
+    svc = alerts_service()
+    context = {
+        "rules": (listed := svc.list_rules()),
+        "actor_names": _rule_value_names(listed),
+        "message": RULE_DONE.get(done, ""),
+        "owed": rule_forms.delivery_rows(svc.outbox()),
+        "dead": rule_forms.delivery_rows(svc.dead_letters(DEAD_LETTERS_SHOWN)),
+    }
+    return _page(request, "rules.html", context)
+
+
+@router.post("/watch/rules/deliveries/replay")
+def replay_deliveries(
+    request: Request, csrf: Annotated[str, Form()] = "", job: Annotated[str, Form()] = ""
+) -> Response:
+    """Owe a dead-lettered delivery again (every one when no job is given) (admin)."""
+    refusal = _admin_refusal(request, csrf, "/watch/rules")
+    if refusal is not None:
+        return refusal
+    alerts_service().replay([job] if job else None)
+    return RedirectResponse("/watch/rules?done=replayed#deliveries", status_code=303)
+
+
+def _rule_form(
+    request: Request,
+    *,
+    values: dict[str, Any],
+    channels: list[dict[str, Any]],
+    rule_id: str | None,
+    error: str | None = None,
+    test: dict[str, Any] | None = None,
+    status: int = 200,
+) -> Response:
+    context = {
+        "values": values,
+        "channels": channels,
+        "rule_id": rule_id,
+        "actors": _actor_choices(),
+        "facets": list(FACETS),
+        "frequencies": FREQUENCIES,
+        "formats": WEBHOOK_FORMATS,
+        "error": error,
+        "test": test,
+        "test_days": TEST_DAYS,
+    }
+    return _page(request, "rule_form.html", context, status)
+
+
+@router.get("/watch/rules/new", response_class=HTMLResponse)
+def new_rule_form(request: Request) -> Response:
+    """The form for a new rule (admin), prefilled from a search's URL parameters."""
+    if not security.is_admin(request, _admin_token()):
+        return _login_redirect(_here(request))
+    state = views.state_from_params(_query_lists(request))
+    values = rule_forms.form_values_from_search(state)
+    return _rule_form(request, values=values, channels=[], rule_id=None)
+
+
+@router.get("/watch/rules/{rule_id}", response_class=HTMLResponse)
+def rule_page(request: Request, rule_id: str) -> Response:
+    """One rule with each channel's delivery status; `?test=7` lists what it matches in the
+    last 7 days (any number of days the service allows)."""
+    svc = alerts_service()
+    try:
+        rule = svc.get_rule(rule_id)
+    except RuleNotFound:
+        return _not_found(request, f"There is no rule {rule_id!r}.")
+    test, error, status = None, None, 200
+    days_text = request.query_params.get("test", "")
+    if days_text:
+        try:
+            days = int(days_text) if days_text.isdigit() else 0
+            test = svc.test_rule(rule_id, days=days)
+        except RuleError as exc:
+            error, status = str(exc), 400
+    context = {
+        "rule": rule,
+        "channels": rule_forms.channel_rows(rule["channels"]),
+        "conditions": rule_forms.rule_conditions(rule, _rule_value_names([rule])),
+        "search_url": rule_forms.rule_search_url(rule),
+        "test": test,
+        "test_days": TEST_DAYS,
+        "error": error,
+        "message": RULE_DONE.get(request.query_params.get("done", ""), ""),
+        "snooze_hours": SNOOZE_HOURS,
+    }
+    return _page(request, "rule.html", context, status)
+
+
+@router.get("/watch/rules/{rule_id}/edit", response_class=HTMLResponse)
+def edit_rule_form(request: Request, rule_id: str) -> Response:
+    """The form for changing a rule (admin); secrets are never sent to the browser."""
+    if not security.is_admin(request, _admin_token()):
+        return _login_redirect(_here(request))
+    try:
+        rule = alerts_service().get_rule(rule_id)
+    except RuleNotFound:
+        return _not_found(request, f"There is no rule {rule_id!r}.")
+    return _rule_form(
+        request,
+        values=rule_forms.form_values(rule),
+        channels=rule_forms.channel_rows(rule["channels"]),
+        rule_id=rule_id,
+    )
+
+
+def _submit_rule(request: Request, form: rule_forms.Form, rule_id: str | None) -> Response:
+    svc = alerts_service()
+    stored = svc.rules.get(rule_id) if rule_id else None
+    if rule_id and stored is None:
+        return _not_found(request, f"There is no rule {rule_id!r}.")
+    current = stored.to_dict() if stored else None
+    shown = svc.view(stored)["channels"] if stored else []
+    test = None
+    try:
+        data = rule_forms.rule_data_from_form(form, current)
+        if rule_forms.first(form, "action") == "test":
+            # What it matches is the question; channels (a secret not typed again) wait for Save.
+            candidate = validate_rule({**data, "channels": [], "id": rule_id or data.get("id")})
+            test = svc.test_rule(candidate, days=TEST_DAYS)
+        elif rule_id:
+            svc.update_rule(rule_id, data)
+            return RedirectResponse(f"/watch/rules/{quote(rule_id)}?done=saved", status_code=303)
+        else:
+            created = svc.create_rule(data)
+            return RedirectResponse(
+                f"/watch/rules/{quote(created['id'])}?done=created", status_code=303
+            )
+    except RuleError as exc:
+        return _rule_form(
+            request,
+            values=rule_forms.form_values_from_post(form),
+            channels=rule_forms.channel_rows(shown, form),
+            rule_id=rule_id,
+            error=str(exc),
+            status=400,
+        )
+    return _rule_form(
+        request,
+        values=rule_forms.form_values_from_post(form),
+        channels=rule_forms.channel_rows(shown, form),
+        rule_id=rule_id,
+        test=test,
+    )
+
+
+async def _posted(request: Request) -> dict[str, list[str]]:
+    form = await request.form()
+    posted: dict[str, list[str]] = {}
+    for key, value in form.multi_items():
+        if isinstance(value, str):
+            posted.setdefault(key, []).append(value)
+    return posted
+
+
+@router.post("/watch/rules/new")
+async def create_rule(request: Request) -> Response:
+    """Save a new rule, or test the form's rule against the last days without saving (admin)."""
+    form = await _posted(request)
+    refusal = _admin_refusal(request, rule_forms.first(form, "csrf"), "/watch/rules/new")
+    if refusal is not None:
+        return refusal
+    return await run_in_threadpool(_submit_rule, request, form, None)
+
+
+@router.post("/watch/rules/{rule_id}/edit")
+async def update_rule(request: Request, rule_id: str) -> Response:
+    """Save a changed rule, or test the changed form without saving (admin)."""
+    form = await _posted(request)
+    back = f"/watch/rules/{quote(rule_id)}/edit"
+    refusal = _admin_refusal(request, rule_forms.first(form, "csrf"), back)
+    if refusal is not None:
+        return refusal
+    return await run_in_threadpool(_submit_rule, request, form, rule_id)
+
+
+SNOOZE_HOURS = (1, 4, 12, 24, 72)
+
+
+@router.post("/watch/rules/{rule_id}/snooze")
+def snooze_rule(
+    request: Request,
+    rule_id: str,
+    csrf: Annotated[str, Form()] = "",
+    hours: Annotated[str, Form()] = "",
+) -> Response:
+    """Hold a rule's deliveries for some hours, or lift the snooze (hours empty) (admin)."""
+    back = f"/watch/rules/{quote(rule_id)}"
+    refusal = _admin_refusal(request, csrf, back)
+    if refusal is not None:
+        return refusal
+    if hours and (not hours.isdigit() or int(hours) not in SNOOZE_HOURS):
+        return _page(
+            request, "error.html", {"title": "Not snoozed", "message": "Choose a listed time."}, 400
+        )
+    until = datetime.now(UTC) + timedelta(hours=int(hours)) if hours else None
+    try:
+        alerts_service().snooze(rule_id, until)
+    except RuleNotFound:
+        return _not_found(request, f"There is no rule {rule_id!r}.")
+    return RedirectResponse(f"{back}?done={'snoozed' if until else 'woken'}", status_code=303)
+
+
+@router.get("/watch/rules/{rule_id}/delete", response_class=HTMLResponse)
+def delete_rule_form(request: Request, rule_id: str) -> Response:
+    """Ask before deleting a rule (admin)."""
+    if not security.is_admin(request, _admin_token()):
+        return _login_redirect(_here(request))
+    try:
+        rule = alerts_service().get_rule(rule_id)
+    except RuleNotFound:
+        return _not_found(request, f"There is no rule {rule_id!r}.")
+    return _page(request, "rule_delete.html", {"rule": rule})
+
+
+@router.post("/watch/rules/{rule_id}/delete")
+def delete_rule(request: Request, rule_id: str, csrf: Annotated[str, Form()] = "") -> Response:
+    """Delete a rule (admin); its alerts stay in the inbox."""
+    refusal = _admin_refusal(request, csrf, f"/watch/rules/{quote(rule_id)}/delete")
+    if refusal is not None:
+        return refusal
+    try:
+        alerts_service().delete_rule(rule_id)
+    except RuleNotFound:
+        return _not_found(request, f"There is no rule {rule_id!r}.")
+    return RedirectResponse("/watch/rules?done=deleted", status_code=303)
+
+
+def _here(request: Request) -> str:
+    query = request.url.query
+    return request.url.path + (f"?{query}" if query else "")
 
 
 @router.get("/watch/actors", response_class=HTMLResponse)
@@ -324,7 +700,7 @@ def feeds_page(request: Request) -> Response:
     return _page(request, "feeds.html", context)
 
 
-def _admin_refusal(request: Request, csrf: str) -> Response | None:
+def _admin_refusal(request: Request, csrf: str, back: str = "/feed-health") -> Response | None:
     if not security.csrf_ok(request, csrf):
         return _page(
             request,
@@ -333,8 +709,12 @@ def _admin_refusal(request: Request, csrf: str) -> Response | None:
             403,
         )
     if not security.is_admin(request, _admin_token()):
-        return RedirectResponse("/login?next=/feed-health", status_code=303)
+        return _login_redirect(back)
     return None
+
+
+def _login_redirect(back: str) -> Response:
+    return RedirectResponse(f"/login?{urlencode({'next': _local(back)})}", status_code=303)
 
 
 def _back(message: str) -> Response:

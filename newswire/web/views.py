@@ -1,5 +1,6 @@
-"""What the pages show, as plain data: search state in the URL, facet links, the histogram and
-sparkline geometry, word-marked sentence diffs, text direction and safe links. No I/O."""
+"""What the pages show, as plain data: search state in the URL, facet links and labels, the
+histogram and sparkline geometry, word-marked sentence diffs, agency lifecycle marks, text
+direction and safe links. No I/O."""
 
 from __future__ import annotations
 
@@ -24,7 +25,12 @@ FACET_LABELS = {
     "place": "Place",
     "actor": "Tracked actor",
     "category": "Category",
+    "urgency": "Urgency",
+    "subject": "Subject",
 }
+FACET_NAMES = {label: name for name, label in FACET_LABELS.items()}
+# IPTC urgency: 1 is a flash, 9 the least urgent.
+URGENCY_WORDS = {"1": "flash", "2": "very urgent", "3": "urgent", "8": "low", "9": "lowest"}
 # Scripts written right to left (ISO 639-1 codes as the language stage writes them).
 RTL_LANGUAGES = frozenset({"ar", "he", "fa", "ur", "ps", "yi", "dv", "sd", "ug", "ku"})
 
@@ -42,6 +48,9 @@ class SearchState:
     after: str = ""
     collapse: bool = True
     more: tuple[str, ...] = ()
+    corrections: bool = False
+    # Embargoed and withdrawn articles too: honoured for admins only (to_request).
+    hidden: bool = False
 
     def params(self) -> list[tuple[str, str]]:
         """The query-string pairs of this state, defaults left out, in a stable order."""
@@ -58,6 +67,10 @@ class SearchState:
             pairs.append(("sort", self.sort))
         if not self.collapse:
             pairs.append(("collapse", "false"))
+        if self.corrections:
+            pairs.append(("corrections", "true"))
+        if self.hidden:
+            pairs.append(("hidden", "true"))
         pairs += [("more", name) for name in self.more]
         if self.after:
             pairs.append(("after", self.after))
@@ -106,10 +119,17 @@ class SearchState:
             chips.append(("From", self.date_from, self.with_changes(date_from="").url()))
         if self.date_to:
             chips.append(("To", self.date_to, self.with_changes(date_to="").url()))
+        if self.corrections:
+            chips.append(("Only", "corrections", self.with_changes(corrections=False).url()))
+        if self.hidden:
+            chips.append(
+                ("Including", "embargoed and withdrawn", self.with_changes(hidden=False).url())
+            )
         return chips
 
-    def to_request(self, size: int = PAGE_SIZE) -> SearchRequest:
-        """The search request this state asks for (InvalidSearch if the URL is unusable)."""
+    def to_request(self, size: int = PAGE_SIZE, *, admin: bool = False) -> SearchRequest:
+        """The search request this state asks for (InvalidSearch if the URL is unusable);
+        hidden articles only for an admin, whatever the URL says."""
         return SearchRequest(
             query=self.q,
             filters=dict(self.filters),
@@ -123,6 +143,8 @@ class SearchState:
             # Articles page by cursor to any depth; a page number still works within the window.
             cursor=not self.collapse and self.page == 1,
             facet_sizes=dict.fromkeys(self.more, MORE_FACET_SIZE),
+            corrections_only=self.corrections,
+            include_hidden=self.hidden and admin,
         )
 
 
@@ -149,7 +171,42 @@ def state_from_params(params: Mapping[str, Sequence[str]]) -> SearchState:
         after=_first(params, "after"),
         collapse=_first(params, "collapse").lower() not in {"false", "0", "no", "off"},
         more=tuple(m for m in dict.fromkeys(params.get("more", ())) if m in FACETS),
+        corrections=_yes(_first(params, "corrections")),
+        hidden=_yes(_first(params, "hidden")),
     )
+
+
+def _yes(value: str) -> bool:
+    return value.lower() in {"true", "1", "yes", "on"}
+
+
+def facet_value_label(
+    facet: str, value: str, labels: Mapping[str, Mapping[str, str]], actor_names: Mapping[str, str]
+) -> str:
+    """How a facet value reads: an actor's or subject's name for its id, urgency in words."""
+    value = str(value)
+    if facet == "actor":
+        return actor_names.get(value, value)
+    if facet == "urgency" and value in URGENCY_WORDS:
+        return f"{value} ({URGENCY_WORDS[value]})"
+    return labels.get(facet, {}).get(value, value)
+
+
+# -- agency lifecycle ---------------------------------------------------------------------------
+def lifecycle_marks(document: Mapping[str, Any]) -> dict[str, Any]:
+    """What a page flags about an article: withdrawn (with the notice), embargoed (until
+    when), corrected (some version was a correction), and whether it is hidden from readers."""
+    visibility = document.get("visibility") or "public"
+    return {
+        "visibility": visibility,
+        "hidden": visibility in {"embargoed", "withdrawn"},
+        "withdrawn": visibility == "withdrawn",
+        "embargoed": visibility == "embargoed",
+        "embargo_until": document.get("embargo_until"),
+        "corrected": bool(document.get("corrected") or document.get("is_correction")),
+        "is_correction": bool(document.get("is_correction")),
+        "withdrawal": document.get("withdrawal") or {},
+    }
 
 
 # -- text ---------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+import redis
 
 from newswire.alerts.store import AlertStore
 from newswire.feeds.polling import articles_from_feed
@@ -28,7 +29,7 @@ from pipeline.feedlist import FeedConfig
 from pipeline.models import Article
 
 # Importing the integration conftest points the settings at the test services (its TEST_ENV).
-from tests.integration.conftest import TEST_ENV, start_worker, stop_worker
+from tests.integration.conftest import RUN_ID, TEST_ENV, start_worker, stop_worker
 from tests.integration.helpers import seed_articles, wait_all
 from workers.tasks import process_articles
 
@@ -51,6 +52,16 @@ WEB_PREFIX = f"{TEST_ENV['NEWSWIRE_INDEX_PREFIX']}-web"
 WEB_QUEUE = f"{TEST_ENV['NEWSWIRE_QUEUE']}-web"
 ADMIN_TOKEN = secrets.token_urlsafe(24)
 HOSTILE_FEED = ROOT / "tests" / "browser" / "hostile.rss"
+AGENCY = ROOT / "tests" / "data" / "agency"
+# Agency samples in the order a wire sends them: first versions, then a correction and a kill.
+AGENCY_FIRST = (
+    "calabria-v1.newsml.xml",
+    "disaster-aid.anpa1312.tst",
+    "qualite-air-embargo.newsml.xml",
+)
+AGENCY_LATER = ("calabria-v2-correction.newsml.xml", "disaster-aid-kill.anpa1312.tst")
+# The sample's embargo ended long ago; moved into the future it holds the item back.
+EMBARGO_SAMPLE = (b"2025-12-04T06:00:00+01:00", b"2099-12-04T06:00:00+01:00")
 
 
 @dataclass(frozen=True)
@@ -128,7 +139,31 @@ def hostile_articles(settings: Settings) -> list[Article]:
     )
 
 
-@pytest.fixture(scope="session")
+def agency_articles(names: tuple[str, ...], settings: Settings) -> list[Article]:
+    """Agency sample files as the drop folder would ingest them (the embargo moved ahead)."""
+    articles: list[Article] = []
+    for name in names:
+        content = (AGENCY / name).read_bytes().replace(*EMBARGO_SAMPLE)
+        articles += articles_from_feed(content, feed_id="agency", source=None, settings=settings)
+    return articles
+
+
+@pytest.fixture(scope="session", autouse=True)
+def release_redis_db() -> Iterator[None]:
+    """Give the run's Redis database back at the end, as the integration fixtures do: a
+    browser-only run never uses them, and its claim would otherwise hold the database for
+    hours (fifteen such runs and no test run finds a free one)."""
+    yield
+    client = redis.Redis.from_url(TEST_ENV["NEWSWIRE_REDIS_URL"])
+    try:
+        if client.get("newswire-test-run") == RUN_ID.encode():
+            client.flushdb()  # also releases the claim
+    finally:
+        client.close()
+
+
+# Package scope: its worker and uvicorn stop once the browser tests are done.
+@pytest.fixture(scope="package")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     if not CHROMIUM.exists() or not AXE.exists():
         pytest.fail("chromium or axe-core is missing: run scripts/browser", pytrace=False)
@@ -159,6 +194,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     running = Stack(url=url, settings=settings, search=search, feeds=feeds, env=env)
     try:
         running.ingest(seed_articles(settings) + hostile_articles(settings))
+        running.ingest(agency_articles(AGENCY_FIRST, settings))
+        running.ingest(agency_articles(AGENCY_LATER, settings))
         for path in sorted((ROOT / "seeds" / "feeds").iterdir()):
             feeds.add(FeedConfig(id=path.stem, url=f"https://feeds.example.org/{path.name}"))
         # A feed whose id, address and last error are hostile text, as a broken feed's can be.
@@ -177,7 +214,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             feeds.client.delete(*keys)
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: while Playwright's sync API is open it leaves an asyncio loop
+# marked as running on this thread, and every later asyncio.run() (the feed fetcher, the
+# webhook sender) in the rest of the suite would fail.
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 

@@ -92,8 +92,9 @@ def test_a_facet_narrows_the_results_and_the_url_and_its_chip_removes_it(
 ) -> None:
     search(page, stack, "Russia")
     before = int(page.inner_text("#results-title").split()[0].replace(",", ""))
+    # Person facets count entity ids and show their names.
     page.click("a.facet-value[data-facet='person']:has-text('Valery Gerasimov')")
-    page.wait_for_url(re.compile(r"person=Valery\+Gerasimov"))
+    page.wait_for_url(re.compile(r"person=[^&]+"))
     after = int(page.inner_text("#results-title").split()[0].replace(",", ""))
     assert 0 < after < before
     assert page.locator(".chip", has_text="Person: Valery Gerasimov").count() == 1
@@ -101,7 +102,7 @@ def test_a_facet_narrows_the_results_and_the_url_and_its_chip_removes_it(
     page.go_back()
     page.wait_for_url(lambda url: "person=" not in url)
     page.go_forward()
-    page.wait_for_url(re.compile(r"person=Valery\+Gerasimov"))
+    page.wait_for_url(re.compile(r"person=[^&]+"))
     page.click(".chip:has-text('Person: Valery Gerasimov')")
     page.wait_for_url(lambda url: "person=" not in url)
     assert int(page.inner_text("#results-title").split()[0].replace(",", "")) == before

@@ -11,6 +11,7 @@ import pytest
 
 from newswire.alerts.store import AlertStore
 from newswire.ingest.store import RedisStore
+from newswire.search.service import run_search
 from newswire.search.store import SearchStore
 from newswire.settings import Settings
 from pipeline.dedup import dedup_keys
@@ -51,7 +52,9 @@ def test_kursk_finds_the_story_with_highlights_and_facets(
     assert all("<mark>Kursk</mark>" in " ".join(h.highlights.get("body", [])) for h in english)
     sources = dict(result.facets["source"])
     assert sources.get("InoSMI — World (English)") == 1
-    assert "Valery Gerasimov" in dict(result.facets["person"])
+    # Entity facets count registry ids; run_search adds their display names.
+    labelled = run_search(search_store, build_search_body(SearchRequest(query="Kursk")))
+    assert "Valery Gerasimov" in labelled.facet_labels["person"].values()
 
 
 def test_exact_duplicates_are_indexed_once_even_when_ingested_twice_concurrently(

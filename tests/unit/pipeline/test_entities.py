@@ -106,7 +106,7 @@ def test_extract_entities_on_english_paragraph(nlp):
     assert [m.text for m in putin] == ["Vladimir Putin", "Putin"]
 
 
-def test_languages_without_a_model_get_no_entities_and_keep_their_position(nlp):
+def test_languages_without_a_model_get_only_gazetteer_places_and_keep_their_position(nlp):
     results = extract_entities(
         [
             ("de", "Bundeskanzler Olaf Scholz reiste nach Paris."),
@@ -114,8 +114,9 @@ def test_languages_without_a_model_get_no_entities_and_keep_their_position(nlp):
             ("und", "Vladimir Putin visited Moscow."),
         ]
     )
-    assert results[0] == Entities()
-    assert results[2] == Entities()
+    # No model: no persons or organisations, the places the place gazetteer knows (issue 14).
+    assert (results[0].persons, results[0].organisations, results[0].places) == ((), (), ("Paris",))
+    assert (results[2].persons, results[2].places) == ((), ("Moscow",))
     assert "Vladimir Putin" in results[1].persons
 
 

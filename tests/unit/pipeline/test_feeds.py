@@ -346,3 +346,17 @@ def test_max_entries_caps_xml_and_json():
         "Second",
     ]
     assert len(parse_feed(_json_feed(), feed_id="j", max_entries=1).entries) == 1
+
+
+@pytest.mark.parametrize("reference", ["&#x110000;", "&#1114112;", "&#xD800;", "&#0;"])
+def test_a_character_reference_outside_unicode_reads_as_the_replacement_character(
+    reference: str,
+) -> None:
+    # Found by the fuzz tests: feedparser's lenient parser raised ValueError from chr().
+    document = (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>T'
+        f"{reference}</title><item><title>Wire {reference} item</title>"
+        "<link>https://wire.example/1</link></item></channel></rss>"
+    ).encode()
+    parsed = parse_feed(document, feed_id="wire")
+    assert parsed.entries[0].title.replace("\ufffd", "") == "Wire  item"

@@ -328,6 +328,20 @@ def test_filters_languages_sources_and_disabled_rules() -> None:
     assert matched(rules, *docs) == {("place", "ru"), ("tass", "ru"), ("en-only", "en")}
 
 
+def test_agency_urgency_and_subjects_filter_as_the_index_does() -> None:
+    # The document holds urgency as a number; the keyword field (and the filter) as a string.
+    rules = [
+        rule(id="flash", filters={"urgency": ["1", "2", "3"]}),
+        rule(id="quake", filters={"subject": ["medtop:20000151"]}),
+    ]
+    docs = [
+        document("urgent", urgency=3, subjects=["medtop:20000151"], body="Cosenza"),
+        document("routine", urgency=5, subjects=[], body="Cosenza"),
+        document("plain", body="Cosenza"),
+    ]
+    assert matched(rules, *docs) == {("flash", "urgent"), ("quake", "urgent")}
+
+
 def test_a_match_carries_story_and_version() -> None:
     matcher = RuleMatcher.build([rule(id="q", query="kursk")])
     found = matcher.match([document("d", story_id="s", version=3, body="Kursk")])

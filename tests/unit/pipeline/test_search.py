@@ -6,6 +6,7 @@ import pytest
 
 from pipeline.search import (
     FACETS,
+    NAME_FIELDS,
     TEXT_FIELDS,
     InvalidSearch,
     NewSince,
@@ -83,7 +84,15 @@ def test_query_and_filters_become_bool_clauses():
         }
     ]
     assert boolean["filter"] == [
-        {"terms": {"persons": ["Vladimir Putin"]}},
+        {
+            "bool": {
+                "should": [
+                    {"terms": {"person_ids": ["Vladimir Putin"]}},
+                    {"terms": {"persons": ["Vladimir Putin"]}},
+                ],
+                "minimum_should_match": 1,
+            }
+        },
         {"terms": {"language": ["en", "ru"]}},
         {"range": {"published_at": {"gte": "2025-03-01", "lte": "2025-03-12"}}},
     ]
@@ -94,7 +103,16 @@ def test_query_and_filters_become_bool_clauses():
 @pytest.mark.parametrize(("name", "field"), sorted(FACETS.items()))
 def test_each_filter_targets_its_field(name, field):
     body = build_search_body(SearchRequest(query="x", filters={name: ("v",)}))
-    assert body["query"]["bool"]["filter"] == [{"terms": {field: ["v"]}}]
+    if name in NAME_FIELDS:
+        # Entity filters: the registry id, or the name as written before the registry.
+        (clause,) = body["query"]["bool"]["filter"]
+        assert clause["bool"]["should"] == [
+            {"terms": {field: ["v"]}},
+            {"terms": {NAME_FIELDS[name]: ["v"]}},
+        ]
+        assert clause["bool"]["minimum_should_match"] == 1
+    else:
+        assert body["query"]["bool"]["filter"] == [{"terms": {field: ["v"]}}]
 
 
 def test_open_ended_date_range():
@@ -128,7 +146,8 @@ def test_no_collapse_when_turned_off():
 
 def test_facet_aggregations_and_histogram():
     aggs = build_search_body(SearchRequest(query="ECB"))["aggs"]
-    assert aggs["person"] == {"terms": {"field": "persons", "size": 15}}
+    # Entity facets count registry ids (newswire/search/service.py adds display names).
+    assert aggs["person"] == {"terms": {"field": "person_ids", "size": 15}}
     assert aggs["category"] == {"terms": {"field": "categories", "size": 15}}
     assert aggs["day"]["date_histogram"]["field"] == "published_at"
     assert aggs["day"]["date_histogram"]["calendar_interval"] == "day"

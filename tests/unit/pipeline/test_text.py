@@ -98,3 +98,15 @@ def test_seed_text_has_no_script_payload(seed_bytes):
 )
 def test_text_separates_words_of_adjacent_blocks(fragment):
     assert html_to_text(fragment).split() == ["Kyiv", "Moscow"]
+
+
+def test_an_overlong_fragment_is_cut_at_a_tag_start_before_sanitising() -> None:
+    from pipeline.text import MAX_HTML_CHARS
+
+    paragraph = "<p>Wire copy that runs on and on.</p>"
+    fragment = paragraph * (MAX_HTML_CHARS // len(paragraph) + 50)
+    cleaned = sanitize_html(fragment)
+    assert len(cleaned) <= MAX_HTML_CHARS
+    assert cleaned.endswith("</p>")
+    assert cleaned.count("<p>") == cleaned.count("</p>")
+    assert html_to_text(fragment).endswith("Wire copy that runs on and on.")

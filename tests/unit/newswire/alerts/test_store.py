@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from newswire.alerts.store import alert_record
 from pipeline.rules import AlertRule, AlertState
 
@@ -71,3 +73,35 @@ def test_a_tracked_actor_alert_names_its_actor() -> None:
     assert record is not None
     assert record["actor_id"] == "valery-gerasimov"
     assert record["actor_name"] == "Valery Gerasimov"
+
+
+def test_a_killed_article_leaves_doc_ids_but_stays_listed_flagged() -> None:
+    docs = {"d1": _doc("d1", "Original", "Reuters"), "d2": _doc("d2", "Copy", "AP")}
+    first = alert_record(_state({"d1": 1, "d2": 1}), RULE, docs, None)
+    assert first is not None
+    dropped = replace(_state({"d2": 1}), dropped={"d1": 1})
+    record = alert_record(dropped, RULE, {}, first)
+    assert record is not None
+    assert record["doc_ids"] == ["d2"]
+    assert record["withdrawn_doc_ids"] == ["d1"]
+    assert record["withdrawn_at"] is None
+    assert record["title"] == "Copy"
+    assert [(a["doc_id"], a.get("withdrawn", False)) for a in record["articles"]] == [
+        ("d1", True),
+        ("d2", False),
+    ]
+
+
+def test_a_withdrawn_alert_keeps_its_headline_and_is_flagged() -> None:
+    first = alert_record(_state({"d1": 1}), RULE, {"d1": _doc("d1", "Original", "Reuters")}, None)
+    assert first is not None
+    withdrawn = replace(_state({}), dropped={"d1": 1}, withdrawn_at="2025-03-12T12:00:00+00:00")
+    record = alert_record(withdrawn, RULE, {}, first)
+    assert record is not None
+    assert record["withdrawn_at"] == "2025-03-12T12:00:00+00:00"
+    assert record["doc_ids"] == []
+    assert record["title"] == "Original"
+    assert record["sources"] == ["Reuters"]
+    assert record["revision"] > first["revision"]
+    # Written once: the same withdrawal again is at the same revision.
+    assert alert_record(withdrawn, RULE, {}, record) is None

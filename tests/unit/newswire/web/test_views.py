@@ -179,3 +179,45 @@ def test_member_changes_split_edited_sentences():
     assert view["edited"][0]["after"][1] == Segment("inserted", "x")
     assert view["unchanged"] == 7
     assert member_changes(None) is None
+
+
+def test_corrections_and_hidden_live_in_the_url_and_hidden_is_for_admins_only():
+    from newswire.web.views import SearchState as State
+
+    state = state_from_params({"q": ["x"], "corrections": ["true"], "hidden": ["true"]})
+    assert (state.corrections, state.hidden) == (True, True)
+    assert state.url() == "/?q=x&corrections=true&hidden=true"
+    assert state.to_request().corrections_only is True
+    assert state.to_request().include_hidden is False
+    assert state.to_request(admin=True).include_hidden is True
+    assert [label for label, _, _ in state.chips()] == ["Only", "Including"]
+    assert state.chips()[0][2] == "/?q=x&hidden=true"
+    assert State(q="x").to_request(admin=True).include_hidden is False
+
+
+def test_facet_values_read_as_names():
+    from newswire.web.views import facet_value_label
+
+    labels = {"subject": {"medtop:20000151": "earthquake"}}
+    names = {"valery-gerasimov": "Valery Gerasimov"}
+    assert facet_value_label("subject", "medtop:20000151", labels, names) == "earthquake"
+    assert facet_value_label("subject", "medtop:1", labels, names) == "medtop:1"
+    assert facet_value_label("actor", "valery-gerasimov", labels, names) == "Valery Gerasimov"
+    assert facet_value_label("urgency", "1", labels, names) == "1 (flash)"
+    assert facet_value_label("urgency", "5", labels, names) == "5"
+
+
+def test_lifecycle_marks():
+    from newswire.web.views import lifecycle_marks
+
+    assert lifecycle_marks({})["hidden"] is False
+    withdrawn = lifecycle_marks({"visibility": "withdrawn", "withdrawal": {"at": "t"}})
+    assert (withdrawn["hidden"], withdrawn["withdrawn"], withdrawn["withdrawal"]) == (
+        True,
+        True,
+        {"at": "t"},
+    )
+    embargoed = lifecycle_marks({"visibility": "embargoed", "embargo_until": "2099-01-01"})
+    assert (embargoed["embargoed"], embargoed["embargo_until"]) == (True, "2099-01-01")
+    corrected = lifecycle_marks({"corrected": True})
+    assert (corrected["corrected"], corrected["is_correction"]) == (True, False)

@@ -1,0 +1,1 @@
+"""Events: independent coverage of one real-world event, above the copy-level stories."""

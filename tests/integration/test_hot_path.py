@@ -1,0 +1,109 @@
+"""The batch hot path against the real Redis and Elasticsearch: fresh dedup claims (no look-up
+for articles nobody had seen), stories decided within one batch, and the alert records written
+in the batch's single bulk request."""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+from typing import Any
+
+from newswire.alerts.rule_store import rule_store_for
+from newswire.ingest.service import process_batch
+from newswire.ingest.store import RedisStore
+from newswire.search.store import SearchStore
+from newswire.settings import Settings
+from newswire.stories.store import StoryStore
+from pipeline.cluster import ClusterConfig, fingerprint
+from pipeline.dedup import dedup_keys
+from pipeline.rules import AlertRule, alert_id
+from tests.integration.conftest import RUN_ID
+from tests.integration.test_stories import _article, _variants
+
+
+def test_a_claim_is_fresh_only_when_no_key_of_the_article_was_claimed_before(
+    redis_store: RedisStore,
+) -> None:
+    token = secrets.token_hex(4)
+    original = _article("ferry", url=f"https://fresh.test/{token}", fetched_at="2025-03-14")
+    copy = _article("ferry", url=f"https://fresh.test/{token}/copy", fetched_at="2025-03-14")
+    first = redis_store.claim([dedup_keys(original)], ttl_seconds=600)[0]
+    assert first.fresh
+    assert not first.is_duplicate
+    # A retry of the owner re-owns its claim, but is no longer fresh: it may have been indexed.
+    retry = redis_store.claim([dedup_keys(original)], ttl_seconds=600)[0]
+    assert (retry.fresh, retry.is_duplicate) == (False, False)
+    duplicate = redis_store.claim([dedup_keys(copy)], ttl_seconds=600)[0]
+    assert duplicate.is_duplicate
+    assert not duplicate.fresh
+
+
+def test_near_duplicates_in_one_batch_join_one_story(redis_store: RedisStore) -> None:
+    # Every variant shares bands and evidence with the others: each commit in the batch would
+    # break every later one's fence if the batch's own writes were not accounted for.
+    prefix = f"batch-{RUN_ID}-{secrets.token_hex(2)}"
+    variants = _variants()
+    store = StoryStore(redis_store.client, prefix)
+    assignments = store.assign(variants, ClusterConfig())
+    assert len({a.story_id for a in assignments}) == 1
+    assert sum(a.method == "new" for a in assignments) == 1
+    again = StoryStore(redis_store.client, prefix).assign(list(reversed(variants)), ClusterConfig())
+    assert [a.story_id for a in again] == [assignments[0].story_id] * len(variants)
+
+
+def test_unrelated_texts_sharing_names_in_one_batch_each_start_a_story(
+    redis_store: RedisStore,
+) -> None:
+    prefix = f"names-{RUN_ID}-{secrets.token_hex(2)}"
+    cast = "Valery Gerasimov met Marco Rubio and Kaja Kallas in Vilnius on Tuesday."
+    fingerprints = [
+        fingerprint(
+            doc_id=f"names-{i}",
+            content_hash=f"n{i}",
+            title=f"Report {i}",
+            body=f"{cast} " + " ".join(f"topic{i}word{j} detail{j}x{i}" for j in range(120)),
+            language="en",
+            published_at="2025-03-14T05:00:00+00:00",
+        )
+        for i in range(16)
+    ]
+    assignments = StoryStore(redis_store.client, prefix).assign(fingerprints, ClusterConfig())
+    assert [a.story_id for a in assignments] == [fp.doc_id for fp in fingerprints]
+
+
+def test_a_batch_writes_its_alert_records_with_its_articles(
+    settings: Settings, search_store: SearchStore, redis_store: RedisStore
+) -> None:
+    token = secrets.token_hex(4)
+    rules = rule_store_for(redis_store.client, settings)
+    rule = AlertRule(id=f"ferry-{token}", name="Ferry", query="ferry")
+    rules.create(rule)
+    article = _article("ferry", url=f"https://alerts.test/{token}", fetched_at="2025-03-14")
+    # A text of its own, so no other test's claim makes it a duplicate.
+    article = dataclasses.replace(article, body=f"{article.body}\n\nReference {token}.")
+    try:
+        report = process_batch(
+            [article], store=search_store, redis_store=redis_store, settings=settings
+        )
+        doc_id = dedup_keys(article).doc_id
+        assert report.indexed == [doc_id]
+        document = search_store.get_article(doc_id)
+        assert document is not None
+        record = _alert(search_store, alert_id(rule.id, document["story_id"]))
+        assert record is not None
+        assert record["doc_ids"] == [doc_id]
+        # The batch again (a retry): nothing new, the record stays as it was.
+        again = process_batch(
+            [article], store=search_store, redis_store=redis_store, settings=settings
+        )
+        assert again.existing == [doc_id]
+        assert again.alerts == 0
+        assert _alert(search_store, alert_id(rule.id, document["story_id"])) == record
+    finally:
+        rules.delete(rule.id)
+
+
+def _alert(store: SearchStore, alert: str) -> dict[str, Any] | None:
+    found = store.es.mget(index=store.settings.alerts_index, ids=[alert])["docs"][0]
+    source: dict[str, Any] | None = found.get("_source") if found.get("found") else None
+    return source
