@@ -6,7 +6,9 @@ per retry; none of them shows a stack trace for an outage.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import elasticsearch
 import kombu.exceptions
@@ -20,6 +22,29 @@ ES_DOWN = (elasticsearch.ConnectionError, elasticsearch.ConnectionTimeout)
 # The Celery broker is the same Redis; kombu wraps its connection errors in its own type.
 BROKER_DOWN = (kombu.exceptions.OperationalError,)
 BACKEND_DOWN = (*REDIS_DOWN, *ES_DOWN, *BROKER_DOWN)
+
+
+class Unavailable(Exception):
+    """Elasticsearch answered but cannot serve the request yet: shards still recovering after a
+    restart, or writes refused by a block (read-only at the disk flood-stage watermark) or by
+    back-pressure (429). Retried like an outage; never read as "not there" or dead-lettered."""
+
+
+# Per-document answers (bulk items) that mean "not now" rather than "never".
+RETRY_LATER_STATUSES = frozenset({429, 502, 503, 504})
+
+
+def found_sources(docs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The documents an mget (its `docs`) found, by id; Unavailable if any could not be read.
+
+    A shard still recovering after a restart answers per document with an error, not "not
+    found". Read as missing, an indexed article looks new, a copy's source is parked for an
+    owner whose worker finished long ago, and an alert is dropped as "no longer public".
+    """
+    errors = [d["error"] for d in docs if d.get("error")]
+    if errors:
+        raise Unavailable(f"{len(errors)} of {len(docs)} documents unreadable: {errors[0]}"[:300])
+    return {d["_id"]: d["_source"] for d in docs if d.get("found")}
 
 
 @dataclass(frozen=True, slots=True)

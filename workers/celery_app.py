@@ -31,6 +31,10 @@ def create_app(settings: Settings) -> Celery:
         worker_prefetch_multiplier=1,
         broker_transport_options={"visibility_timeout": 3600},
         broker_connection_retry_on_startup=True,
+        # A queue entry that is no task is dead-lettered instead of stopping the worker
+        # (workers/broker.py); the Redis URL still says where the broker is.
+        broker_transport="workers.broker:Transport",
+        worker_consumer="workers.broker:Consumer",
         task_default_queue=settings.queue,
         result_expires=3600,
         timezone="UTC",

@@ -21,6 +21,7 @@ import structlog
 from newswire.alerts.rule_store import DeliveryJob, RuleStore
 from newswire.alerts.send import SendFailure, send
 from newswire.alerts.store import AlertStore
+from newswire.backends import found_sources
 from newswire.search.store import SearchStore
 from newswire.settings import Settings
 from pipeline.delivery import (
@@ -98,7 +99,8 @@ def _articles(
     response = store.es.mget(
         index=store.settings.articles_alias, ids=ids, source_includes=list(ARTICLE_FIELDS)
     )
-    found = [d["_source"] for d in response["docs"] if d.get("found")]
+    # Unreadable while shards recover: the job stays leased and the sweep sends it again.
+    found = list(found_sources(response["docs"]).values())
     if include_hidden:
         return found
     # An article killed or embargoed after it alerted is not sent.

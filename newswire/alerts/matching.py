@@ -18,6 +18,7 @@ from typing import Any
 from newswire.alerts import delivery
 from newswire.alerts.rule_store import RuleStore
 from newswire.alerts.store import ACTOR_CACHE_SECONDS, ACTOR_RULE_PREFIX, AlertStore
+from newswire.backends import found_sources
 from newswire.search.store import SearchStore
 from pipeline.lifecycle import WITHDRAWN
 from pipeline.rules import AlertRule, RuleMatch, RuleMatcher, alert_id
@@ -93,7 +94,7 @@ def alert_documents(
     missing = {i for i in indexed_ids if i not in documents}
     if missing:
         response = store.es.mget(index=store.settings.articles_alias, ids=sorted(missing))
-        documents.update({d["_id"]: d["_source"] for d in response["docs"] if d.get("found")})
+        documents.update(found_sources(response["docs"]))
     matches = match_documents(rules, list(documents.values()))
     if not matches:
         return 0

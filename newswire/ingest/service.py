@@ -331,6 +331,10 @@ def is_transient(exc: BaseException) -> bool:
     import elasticsearch
     import redis
 
+    from newswire.backends import Unavailable
+
+    if isinstance(exc, Unavailable):
+        return True
     if isinstance(exc, redis.ConnectionError | redis.TimeoutError | redis.BusyLoadingError):
         return True
     if isinstance(exc, elasticsearch.ConnectionError | elasticsearch.ConnectionTimeout):

@@ -13,6 +13,7 @@ from typing import Any
 import structlog
 from elasticsearch import ApiError, Elasticsearch, NotFoundError, helpers
 
+from newswire.backends import RETRY_LATER_STATUSES, Unavailable
 from newswire.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -208,6 +209,7 @@ class SearchStore:
         existed: list[str] = []
         failed: dict[str, str] = {}
         also_outcomes: dict[str, tuple[int, str]] = {}
+        refused = 0
         if not actions and not also:
             return WriteResult(created=created, existed=existed, failed=failed)
         # The bulk answer lists the items in the order sent: the articles, then `also`.
@@ -234,6 +236,12 @@ class SearchStore:
                 existed.append(info["_id"])
             else:
                 failed[info["_id"]] = reason
+                refused += info.get("status") in RETRY_LATER_STATUSES
+        if refused:
+            # Still refused after the client's own retries (a read-only block at the disk
+            # watermark, a full write queue): the batch waits and is retried whole, as for an
+            # outage, instead of dead-lettering articles that only came at a bad time.
+            raise Unavailable(f"{refused} writes refused: {next(iter(failed.values()))}"[:300])
         return WriteResult(created=created, existed=existed, failed=failed, also=also_outcomes)
 
     def get_article(self, doc_id: str) -> dict[str, Any] | None:

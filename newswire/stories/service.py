@@ -19,6 +19,7 @@ from typing import Any
 import structlog
 from elasticsearch import ConflictError, NotFoundError
 
+from newswire.backends import found_sources
 from newswire.ingest.store import Claim, RedisStore
 from newswire.search.store import SearchStore, WriteResult
 from newswire.settings import Settings
@@ -78,8 +79,7 @@ def get_articles(store: SearchStore, doc_ids: Sequence[str]) -> dict[str, dict[s
     ids = sorted(set(doc_ids))
     if not ids:
         return {}
-    response = store.es.mget(index=store.settings.articles_alias, ids=ids)
-    return {d["_id"]: d["_source"] for d in response["docs"] if d.get("found")}
+    return found_sources(store.es.mget(index=store.settings.articles_alias, ids=ids)["docs"])
 
 
 def update_article(
