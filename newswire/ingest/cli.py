@@ -173,15 +173,37 @@ def deadletter_list(
 
 @deadletter_app.command("replay")
 def deadletter_replay(limit: Annotated[int, typer.Option(help="How many")] = 100) -> None:
-    """Queue dead-lettered articles again (after a fix); they are removed from the list."""
+    """Queue dead-lettered articles again (after a fix); each leaves the list once queued.
+
+    Records that hold no articles (a poison broker message, a malformed payload) stay in the
+    list for inspection, and are counted."""
     from newswire.deps import redis_store
-    from pipeline.models import Article
     from workers.tasks import enqueue_articles
 
-    articles: list[Article] = []
-    for row in redis_store().pop_dead_letters(limit):
-        payload = row["payload"]
-        items = payload if isinstance(payload, list) else [payload]
-        articles.extend(Article.from_dict(item) for item in items)
-    enqueue_articles(articles)
-    console.print(f"requeued {len(articles)} articles")
+    store = redis_store()
+    requeued = kept = 0
+    for stored, row in store.dead_letter_entries(limit):
+        articles = replayable_articles(row)
+        if articles is None:
+            kept += 1
+            continue
+        # Queued before it is removed: a crash in between replays it twice (the dedup claims
+        # make that harmless), never loses it.
+        enqueue_articles(articles)
+        store.forget_dead_letter(stored)
+        requeued += len(articles)
+    console.print(f"requeued {requeued} articles")
+    if kept:
+        err.print(f"[yellow]kept {kept} dead letters that hold no articles[/yellow] (see list)")
+
+
+def replayable_articles(row: dict[str, Any]) -> list[Any] | None:
+    """The articles a dead letter holds, or None when it holds something else."""
+    from pipeline.models import Article
+
+    payload = row.get("payload")
+    items = payload if isinstance(payload, list) else [payload]
+    try:
+        return [Article.from_dict(item) for item in items if isinstance(item, dict)] or None
+    except (TypeError, ValueError, KeyError):
+        return None

@@ -101,9 +101,14 @@ class RedisStore:
         raw = self.client.lrange(self._key("deadletter"), 0, limit - 1)
         return [json.loads(str(item)) for item in raw]
 
-    def pop_dead_letters(self, limit: int) -> list[dict[str, Any]]:
-        raw = self.client.lpop(self._key("deadletter"), limit) or []
-        return [json.loads(str(item)) for item in raw]
+    def dead_letter_entries(self, limit: int) -> list[tuple[str, dict[str, Any]]]:
+        """The oldest dead letters with their stored text, which `forget_dead_letter` takes."""
+        raw = self.client.lrange(self._key("deadletter"), 0, limit - 1)
+        return [(str(item), json.loads(str(item))) for item in raw]
+
+    def forget_dead_letter(self, stored: str) -> None:
+        """Remove one dead letter (by its stored text) once what it held is safe elsewhere."""
+        self.client.lrem(self._key("deadletter"), 1, stored)
 
     def dead_letter_count(self) -> int:
         return int(self.client.llen(self._key("deadletter")))

@@ -83,3 +83,49 @@ def test_config_prints_every_setting() -> None:
     assert result.exit_code == 0
     assert "| `NEWSWIRE_ES_URL` |" in result.stdout
     assert "| `NEWSWIRE_FEED_ALLOW_NETWORKS` |" in result.stdout
+
+
+def test_deadletter_replay_queues_articles_and_keeps_what_holds_none(
+    worker: subprocess.Popen[bytes], search_store: SearchStore, redis_store: RedisStore
+) -> None:
+    import secrets
+    import time
+
+    from newswire.settings import get_settings
+    from tests.integration.helpers import seed_articles
+
+    run = secrets.token_hex(4)
+    base = seed_articles(get_settings())[0]
+    article = base.to_dict() | {
+        "guid": f"replay-{run}",
+        "url": f"https://wire.example/replay-{run}",
+        "original_url": f"https://wire.example/replay-{run}",
+        "title": f"Replayed wire story {run}",
+        "body": f"A story held back by a bug and replayed after the fix, reference {run}. " * 6,
+    }
+    # Other tests' dead letters are set aside and put back, so only ours are replayed.
+    others = [stored for stored, _ in redis_store.dead_letter_entries(100_000)]
+    for stored in others:
+        redis_store.forget_dead_letter(stored)
+    try:
+        redis_store.dead_letter("article", "unparseable date", article)
+        redis_store.dead_letter("message", "not a kombu envelope", f"garbage {run}")
+        result = runner.invoke(app, ["deadletter", "replay"])
+        assert result.exit_code == 0, result.output
+        assert "requeued 1 articles" in result.stdout
+        assert "kept 1 dead letters" in result.output
+        assert [row["kind"] for row in redis_store.dead_letters(10)] == ["message"]
+    finally:
+        for stored, _ in redis_store.dead_letter_entries(100_000):
+            redis_store.forget_dead_letter(stored)
+        if others:
+            redis_store.client.rpush(redis_store._key("deadletter"), *others)
+
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        search_store.refresh()
+        hits = search_store.search({"query": {"match_phrase": {"title": run}}})["hits"]["hits"]
+        if hits:
+            break
+        time.sleep(0.5)
+    assert [h["_source"]["title"] for h in hits] == [f"Replayed wire story {run}"]
