@@ -136,9 +136,9 @@ def withdraw_alerts(
     alias = store.settings.articles_alias
     response = store.es.mget(index=alias, ids=sorted(ids))
     gone = {
-        d["_id"]: d["_source"]
-        for d in response["docs"]
-        if d.get("found") and d["_source"].get("visibility") == WITHDRAWN
+        doc_id: source
+        for doc_id, source in found_sources(response["docs"]).items()
+        if source.get("visibility") == WITHDRAWN
     }
     if not gone:
         return 0
@@ -160,7 +160,7 @@ def withdraw_alerts(
     documents: dict[str, Mapping[str, Any]] = dict(gone)
     if others:
         found = store.es.mget(index=alias, ids=others)["docs"]
-        documents.update({d["_id"]: d["_source"] for d in found if d.get("found")})
+        documents.update(found_sources(found))
     hidden = [doc_id for doc_id, d in documents.items() if not visible([d])]
     outcome = rule_store.withdraw(
         [s.alert_id for s in listing], list(gone), hidden, rules.rules, now=now or datetime.now(UTC)

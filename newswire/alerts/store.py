@@ -12,6 +12,7 @@ from weakref import WeakKeyDictionary
 
 from elasticsearch import Elasticsearch, NotFoundError, helpers
 
+from newswire.backends import found_sources
 from newswire.search.store import SearchStore, load_mapping_file
 from newswire.settings import Settings
 from pipeline.alerts import Actor, actor_query
@@ -127,6 +128,7 @@ class AlertStore:
         self.ensure_mapping()
         for _ in range(WRITE_ATTEMPTS):
             found = self.es.mget(index=self.settings.alerts_index, ids=list(pending))["docs"]
+            found_sources(found)  # unreadable while shards recover: retried, never overwritten
             actions: list[dict[str, Any]] = []
             for hit in found:
                 state, rule = pending[hit["_id"]]
@@ -166,7 +168,7 @@ class AlertStore:
         if not alert_ids:
             return {}
         found = self.es.mget(index=self.settings.alerts_index, ids=list(alert_ids))["docs"]
-        return {d["_id"]: d["_source"] for d in found if d.get("found")}
+        return found_sources(found)
 
     def inbox(
         self,

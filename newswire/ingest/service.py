@@ -17,6 +17,7 @@ from newswire.alerts import delivery as alert_delivery
 from newswire.alerts import matching as alert_matching
 from newswire.alerts.rule_store import RuleStore, rule_store_for
 from newswire.alerts.store import AlertStore, alert_record
+from newswire.backends import found_sources
 from newswire.entities import service as entity_registry
 from newswire.events import service as events
 from newswire.ingest.store import RedisStore
@@ -263,7 +264,7 @@ def decide_alerts(
     missing = sorted({i for i in indexed_ids if i not in plan.documents})
     if missing:
         response = store.es.mget(index=store.settings.articles_alias, ids=missing)
-        plan.documents.update({d["_id"]: d["_source"] for d in response["docs"] if d.get("found")})
+        plan.documents.update(found_sources(response["docs"]))
     matches = alert_matching.match_documents(rules, list(plan.documents.values()))
     if not matches:
         return plan
@@ -281,6 +282,7 @@ def decide_alerts(
     existing: dict[str, dict[str, Any]] = {}
     if growing:
         found = store.es.mget(index=index, ids=growing)["docs"]
+        found_sources(found)  # a record that cannot be read now is not a new record
         existing = {hit["_id"]: hit for hit in found if hit.get("found")}
     for alert, state in plan.states.items():
         hit = existing.get(alert)
