@@ -24,8 +24,9 @@ from starlette.concurrency import run_in_threadpool
 from newswire.alerts.service import AlertsService, RuleNotFound
 from newswire.alerts.service import service as rules_service
 from newswire.alerts.store import AlertStore
-from newswire.deps import alert_store, feed_store, search_store
+from newswire.deps import alert_store, event_store, feed_store, search_store
 from newswire.entities import service as entities
+from newswire.events.service import get_event
 from newswire.feeds.service import status_rows, when
 from newswire.feeds.store import FeedExists, UnknownFeed
 from newswire.search.service import search
@@ -289,6 +290,18 @@ def story_page(request: Request, story_id: str) -> Response:
         "side_by_side": side_by_side,
     }
     return _page(request, "story.html", context)
+
+
+# -- event --------------------------------------------------------------------------------------
+@router.get("/event/{event_id}", response_class=HTMLResponse)
+def event_page(request: Request, event_id: str) -> Response:
+    """An event: every outlet's story of one happening, each with its articles, sources and
+    times; an article's id or a merged event's id shows the event it belongs to now."""
+    admin = security.is_admin(request, _admin_token())
+    found = get_event(search_store(), event_store(), event_id, include_hidden=admin)
+    if found is None:
+        return _not_found(request, f"There is no event {event_id!r}.")
+    return _page(request, "event.html", {"event": found})
 
 
 def _readable_article(request: Request, doc_id: str) -> dict[str, Any] | None:

@@ -128,3 +128,15 @@ def test_newswire_event_and_events_print_the_coverage(covered: dict[str, dict[st
     assert reuters["event_id"] in listed.output
     missing = runner.invoke(cli_app, ["event", "no-such-event"])
     assert missing.exit_code == 1
+
+
+def test_the_newsroom_event_page_lists_the_stories(
+    covered: dict[str, dict[str, Any]], client: TestClient
+) -> None:
+    reuters = covered["Russia hands US list of demands for ending Ukraine war, sources say"]
+    page = client.get(f"/event/{reuters['doc_id']}")
+    assert page.status_code == 200
+    assert "Full coverage:" in page.text
+    assert f"/story/{reuters['story_id']}" in page.text
+    assert "Rheinland Nachrichtendienst" in page.text
+    assert client.get("/event/no-such-event").status_code == 404
