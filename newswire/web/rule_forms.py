@@ -199,6 +199,7 @@ def rule_data_from_form(form: Form, current: Mapping[str, Any] | None = None) ->
         "exclude_terms": split_lines(first(form, "exclude_terms")),
         "channels": channels_from_form(form, (current or {}).get("channels") or ()),
         "frequency": first(form, "frequency") or "instant",
+        "group": first(form, "group") or "story",
         "timezone": first(form, "timezone") or "UTC",
         "quiet": {
             "start": first(form, "quiet_start") or None,
@@ -231,6 +232,7 @@ def form_values(rule: Mapping[str, Any] | None = None) -> dict[str, Any]:
         "exclude_actors": list(rule.get("exclude_actors") or ()),
         "exclude_terms": "\n".join(rule.get("exclude_terms") or ()),
         "frequency": rule.get("frequency", "instant"),
+        "group": rule.get("group", "story"),
         "timezone": rule.get("timezone", "UTC"),
         "quiet_start": quiet.get("start") or "",
         "quiet_end": quiet.get("end") or "",
@@ -258,6 +260,7 @@ def form_values_from_post(form: Form) -> dict[str, Any]:
         "exclude_actors": _all(form, "exclude_actors"),
         "exclude_terms": first(form, "exclude_terms"),
         "frequency": first(form, "frequency") or "instant",
+        "group": first(form, "group") or "story",
         "timezone": first(form, "timezone") or "UTC",
         "quiet_start": first(form, "quiet_start"),
         "quiet_end": first(form, "quiet_end"),

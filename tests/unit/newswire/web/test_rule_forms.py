@@ -279,3 +279,15 @@ def test_deliveries_list_channels_masked_and_errors_scrubbed():
     (row,) = delivery_rows([dead])
     assert row["error"] == "after 8 attempt(s): HTTP 410 from https://hooks.example.org/…"
     assert "credential" not in repr(row)
+
+
+def test_the_alert_grouping_survives_the_form_both_ways():
+    posted = {"name": ["Full coverage"], "query": ["Kursk"], "group": ["event"]}
+    assert validate_rule(rule_data_from_form(posted)).group == "event"
+    assert validate_rule(rule_data_from_form({"name": ["Desk"], "query": ["x"]})).group == "story"
+    stored = validate_rule(rule_data_from_form(posted)).to_dict()
+    assert form_values(stored)["group"] == "event"
+    # Editing a rule by the form keeps its grouping instead of resetting it to "story".
+    assert rule_data_from_form({"name": ["Full coverage"], "group": ["event"]}, stored)[
+        "group"
+    ] == ("event")
