@@ -97,6 +97,9 @@ def test_deadletter_replay_queues_articles_and_keeps_what_holds_none(
     run = secrets.token_hex(4)
     base = seed_articles(get_settings())[0]
     article = base.to_dict() | {
+        # A feed and source of their own: other tests count the seed feeds' documents.
+        "feed_id": f"replay-{run}",
+        "source": f"Replay desk {run}",
         "guid": f"replay-{run}",
         "url": f"https://wire.example/replay-{run}",
         "original_url": f"https://wire.example/replay-{run}",

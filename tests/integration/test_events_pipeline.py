@@ -32,8 +32,9 @@ def covered(
     search_store: SearchStore,
     ingested: list[dict[str, Any]],
     worker: subprocess.Popen[bytes],
-) -> dict[str, dict[str, Any]]:
-    """The seeds (ingested by the session's workers) and the coverage feeds after them."""
+) -> Iterator[dict[str, dict[str, Any]]]:
+    """The seeds (ingested by the session's workers) and the coverage feeds after them; the
+    coverage documents are deleted again afterwards, so later tests count only the seeds."""
     articles = []
     for path in sorted(COVERAGE.iterdir()):
         articles += articles_from_feed(
@@ -48,7 +49,21 @@ def covered(
         size=100,
         source_includes=["doc_id", "title", "story_id", "event_id", "source"],
     )
-    return {hit["_source"]["title"]: hit["_source"] for hit in response["hits"]["hits"]}
+    yield {hit["_source"]["title"]: hit["_source"] for hit in response["hits"]["hits"]}
+    # This Elasticsearch has no _delete_by_query (no reindex module): by id, in one bulk.
+    coverage = search_store.es.search(
+        index=settings.articles_alias,
+        query={"terms": {"feed_id": [p.stem for p in COVERAGE.iterdir()]}},
+        size=100,
+        source=False,
+    )["hits"]["hits"]
+    if coverage:
+        search_store.es.bulk(
+            operations=[
+                {"delete": {"_index": hit["_index"], "_id": hit["_id"]}} for hit in coverage
+            ],
+            refresh=True,
+        )
 
 
 @pytest.fixture(scope="module")
