@@ -53,15 +53,17 @@ def parse_feed(
         reason = parsed.get("bozo_exception") or "no RSS, Atom or RDF root element"
         raise FeedParseError(f"not a feed: {reason}")
     meta = parsed.get("feed", {})
-    source = source_name or meta.get("title") or feed_id
+    title = _text(meta.get("title"))
+    language = _text(meta.get("language")) or None
+    source = source_name or title or feed_id
     entries = tuple(
-        _entry_from_feedparser(raw, feed_id=feed_id, source=source, language=meta.get("language"))
+        _entry_from_feedparser(raw, feed_id=feed_id, source=source, language=language)
         for raw in parsed.entries[:max_entries]
     )
     return ParsedFeed(
-        title=meta.get("title", ""),
-        link=meta.get("link"),
-        language=meta.get("language"),
+        title=title,
+        link=_text(meta.get("link")) or None,
+        language=language,
         entries=entries,
         format=version,
     )
@@ -99,23 +101,35 @@ def _iso(struct: time.struct_time | None) -> str | None:
     return datetime.fromtimestamp(calendar.timegm(struct), tz=UTC).isoformat()
 
 
+def _text(value: Any) -> str:
+    # feedparser's lenient parser can leave None (or a nested dict) where a broken document
+    # lost an element's text; every field of an entry is a string, empty when absent.
+    return value if isinstance(value, str) else ""
+
+
 def _entry_from_feedparser(
     raw: Any, *, feed_id: str, source: str, language: str | None
 ) -> FeedEntry:
     content_html = ""
     if raw.get("content"):
-        content_html = "\n".join(part.get("value", "") for part in raw["content"])
-    authors = tuple(a["name"] for a in raw.get("authors", []) if a.get("name"))
-    if not authors and raw.get("author"):
+        content_html = "\n".join(_text(part.get("value")) for part in raw["content"])
+    authors = tuple(
+        name
+        for a in raw.get("authors", [])
+        if isinstance(a, dict) and (name := _text(a.get("name")))
+    )
+    if not authors and _text(raw.get("author")):
         authors = (raw["author"],)
-    categories = tuple(t["term"] for t in raw.get("tags", []) if t.get("term"))
+    categories = tuple(
+        term for t in raw.get("tags", []) if isinstance(t, dict) and (term := _text(t.get("term")))
+    )
     return FeedEntry(
         feed_id=feed_id,
         source=source,
-        guid=raw.get("id") or None,
-        link=raw.get("link") or None,
-        title=raw.get("title", ""),
-        summary_html=raw.get("summary", ""),
+        guid=_text(raw.get("id")) or None,
+        link=_text(raw.get("link")) or None,
+        title=_text(raw.get("title")),
+        summary_html=_text(raw.get("summary")),
         content_html=content_html,
         # Plain dict lookups: feedparser's own get() silently substitutes updated for published.
         published=_iso(dict.get(raw, "published_parsed")),

@@ -360,3 +360,20 @@ def test_a_character_reference_outside_unicode_reads_as_the_replacement_characte
     ).encode()
     parsed = parse_feed(document, feed_id="wire")
     assert parsed.entries[0].title.replace("\ufffd", "") == "Wire  item"
+
+
+def test_an_element_broken_by_a_truncated_tag_leaves_strings_not_none() -> None:
+    # Found by the fuzz tests: "</summary>" cut to "/summary>" left summary None.
+    document = (
+        b'<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom">'
+        b"<title>Wire</title><entry><id>tag:wire,2025:1</id><title>Headline</title>"
+        b'<summary type="text">Two sources said,/summary>'
+        b'<content type="html">&lt;p&gt;Body&lt;/p&gt;</content></entry></feed>'
+    )
+    parsed = parse_feed(document, feed_id="wire")  # feedparser recovers the entry, text None
+    assert parsed.entries
+    for entry in parsed.entries:
+        assert all(
+            isinstance(value, str)
+            for value in (entry.title, entry.summary_html, entry.content_html)
+        )
