@@ -26,7 +26,12 @@ def test_a_claim_is_fresh_only_when_no_key_of_the_article_was_claimed_before(
 ) -> None:
     token = secrets.token_hex(4)
     original = _article("ferry", url=f"https://fresh.test/{token}", fetched_at="2025-03-14")
-    copy = _article("ferry", url=f"https://fresh.test/{token}/copy", fetched_at="2025-03-14")
+    # A text of its own: the text key claimed here must not make other tests' ferry articles
+    # duplicates (test_stories.py ingests the same base text).
+    original = dataclasses.replace(original, body=f"{original.body}\n\nReference {token}.")
+    copy = dataclasses.replace(
+        original, url=f"https://fresh.test/{token}/copy", original_url=None, guid=None
+    )
     first = redis_store.claim([dedup_keys(original)], ttl_seconds=600)[0]
     assert first.fresh
     assert not first.is_duplicate
@@ -79,8 +84,12 @@ def test_a_batch_writes_its_alert_records_with_its_articles(
     rule = AlertRule(id=f"ferry-{token}", name="Ferry", query="ferry")
     rules.create(rule)
     article = _article("ferry", url=f"https://alerts.test/{token}", fetched_at="2025-03-14")
-    # A text of its own, so no other test's claim makes it a duplicate.
-    article = dataclasses.replace(article, body=f"{article.body}\n\nReference {token}.")
+    # A text of its own: neither a duplicate of nor a near-duplicate for another test's ferry
+    # article (test_stories.py expects its ferry story to start with its own article).
+    words = " ".join(f"w{token}{i}" for i in range(80))
+    article = dataclasses.replace(
+        article, title=f"Ferry {token} held in port", body=f"The ferry {token} stayed. {words}."
+    )
     try:
         report = process_batch(
             [article], store=search_store, redis_store=redis_store, settings=settings
