@@ -35,6 +35,8 @@ def search(page: Any, stack: Stack, query: str) -> None:
     page.fill("#q", query)
     page.press("#q", "Enter")
     page.wait_for_selector(".hits, #search-error")
+    # The results are server-rendered; the keyboard, times and live banner come with app.js.
+    page.wait_for_selector("html[data-ready='true']", state="attached")
 
 
 def assert_inert(page: Any) -> None:

@@ -31,6 +31,7 @@ from newswire.ingest.store import RedisStore
 from newswire.search.store import SearchStore
 from newswire.settings import Settings
 from pipeline.alerts import parse_actors
+from pipeline.dedup import dedup_keys
 from pipeline.delivery import DELIVERY_HEADER, SIGNATURE_HEADER, verify_signature
 from pipeline.rules import RuleError, RuleMatch
 from tests.integration.conftest import RUN_ID, start_worker, stop_worker
@@ -299,6 +300,14 @@ def test_a_permanent_failure_is_dead_lettered_and_replayed_with_the_same_deliver
     search, rules, service = stores
     hooks, base_url = receiver
     hooks.gone_paths.add("/gone")
+    # An indexed article (a no-op when the seeds are in already); the job is then run here.
+    seeds = [a.to_dict() for a in seed_articles(alert_settings)[:2]]
+    process_articles.apply_async(args=[seeds], queue=alert_settings.queue).get(timeout=240)
+    search.refresh()
+    # One of those seeds, not any article: others in this index may be embargoed or killed.
+    doc = search.get_article(dedup_keys(seed_articles(alert_settings)[0]).doc_id)
+    assert doc is not None
+    # Created after the seeds are in: the workers must not alert it themselves first.
     rule_id = f"gone-{secrets.token_hex(3)}"
     service.create_rule(
         {
@@ -308,12 +317,6 @@ def test_a_permanent_failure_is_dead_lettered_and_replayed_with_the_same_deliver
             "channels": [{"type": "webhook", "url": f"{base_url}/gone", "secret": SECRET}],
         }
     )
-    # An indexed article (a no-op when the seeds are in already); the job is then run here.
-    seeds = [a.to_dict() for a in seed_articles(alert_settings)[:2]]
-    process_articles.apply_async(args=[seeds], queue=alert_settings.queue).get(timeout=240)
-    search.refresh()
-    (hit,) = search.es.search(index=alert_settings.articles_alias, size=1)["hits"]["hits"]
-    doc = hit["_source"]
     rule = rules.get(rule_id)
     assert rule is not None
     applied = rules.apply(

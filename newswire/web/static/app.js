@@ -18,3 +18,7 @@ setupMembers(document);
 setupKeyboard(document);
 setupLive(document);
 setupHistogram(document);
+
+// Everything above is in place: browser tests (and anyone scripting the page) wait for this
+// instead of racing the module's loading.
+document.documentElement.dataset.ready = "true";
