@@ -1,4 +1,6 @@
-"""Agency wire documents: format detection from content, dispatch, and helpers the parsers share.
+"""Agency wire documents: the helpers the format parsers share (XML navigation, dates, urgency,
+pubstatus, subjects, correction and kill signals); detection and dispatch are in
+pipeline/wire_formats.py.
 
 Formats: IPTC NewsML-G2 2.x (pipeline/newsml.py), NITF 3.x (pipeline/nitf.py), ninjs 1.x/2.x
 (pipeline/ninjs.py), IPTC 7901 and ANPA 1312 (pipeline/iptc7901.py). Anything else goes to the
@@ -8,45 +10,20 @@ file never stops a batch.
 
 from __future__ import annotations
 
-import codecs
 import html
-import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urljoin, urlsplit
 from xml.etree.ElementTree import Element, ParseError
 
 import defusedxml
 import defusedxml.ElementTree
-import feedparser
 
 # The feed parser's entity refusal is reused, not copied; it is private in pipeline/feeds.py.
-from pipeline.feeds import FeedParseError, parse_feed
+from pipeline.feeds import FeedParseError
 from pipeline.feeds import _refuse_xml_entities as refuse_xml_entities
-from pipeline.models import ParsedFeed
 
-NEWSML = "newsml-g2"
-NITF = "nitf"
-NINJS = "ninjs"
-IPTC7901 = "iptc7901"
-ANPA1312 = "anpa1312"
-
-# NewsML-G2 root elements; only news items become articles (see pipeline/newsml.py).
-NEWSML_ROOTS = frozenset(
-    {
-        "newsItem",
-        "packageItem",
-        "newsMessage",
-        "knowledgeItem",
-        "conceptItem",
-        "catalogItem",
-        "planningItem",
-    }
-)
-# ANPA 1312 opens with SYN SYN SOH, a service letter, a four-digit sequence and US (0x1f).
-_ANPA_START = re.compile(rb"^\x16*\x01[A-Za-z]\d{4}\x1f")
 _FIRST_TAG = re.compile(rb"<([^?!/\s>][^\s>/]*)")
 _JSON_FEED_VERSION = "https://jsonfeed.org/version/"
 # Keys only ninjs uses (1.x singular forms, 2.x plural arrays); a JSON Feed has none of them.
@@ -71,17 +48,6 @@ _NINJS_KEYS = frozenset(
         "subjects",
     }
 )
-# Media types under which agencies list their items in an Atom/RSS index.
-AGENCY_MEDIA_TYPES = frozenset(
-    {
-        "application/vnd.iptc.g2.newsitem+xml",
-        "application/vnd.iptc.g2.packageitem+xml",
-        "application/vnd.iptc.g2.newsmessage+xml",
-        "application/nitf+xml",
-        "application/ninjs+json",
-    }
-)
-
 # The IPTC schemes whose QCode prefixes are fixed by the IPTC catalog.
 _IPTC_SCHEMES = {
     "http://cv.iptc.org/newscodes/mediatopic/": "medtop",
@@ -132,115 +98,6 @@ _DATELINE = re.compile(
 )
 _SPACES = re.compile(r"\s+")
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
-
-
-def detect_format(content: bytes) -> str | None:
-    """The agency format of a document, from its bytes alone; None means a feed or unknown."""
-    head = _without_bom(content).lstrip(b" \t\r\n")[:4096]
-    if _ANPA_START.match(head):
-        return ANPA1312
-    if head[:1] in {b"\x01", b"\x16"}:
-        return IPTC7901
-    if head[:1] in {b"{", b"["}:
-        try:
-            document = json.loads(_without_bom(content))
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            return None
-        return NINJS if is_ninjs(document) else None
-    root = xml_root_name(head)
-    if root in NEWSML_ROOTS:
-        return NEWSML
-    return NITF if root == "nitf" else None
-
-
-def parse_document(
-    content: bytes,
-    *,
-    feed_id: str,
-    source_name: str | None = None,
-    max_entries: int = 500,
-) -> ParsedFeed:
-    """Parse an agency document, or a feed when it is none; raise FeedParseError with the reason."""
-    if not content.strip():
-        raise FeedParseError("empty document")
-    document_format = detect_format(content)
-    if document_format is None:
-        return parse_feed(
-            content, feed_id=feed_id, source_name=source_name, max_entries=max_entries
-        )
-    parser = _parsers()[document_format]
-    try:
-        return parser(
-            _without_bom(content), feed_id=feed_id, source_name=source_name, max_entries=max_entries
-        )
-    except FeedParseError:
-        raise
-    except (ValueError, TypeError, LookupError, AttributeError, RecursionError) as exc:
-        # A document no parser rule foresaw fails alone, with its reason, instead of the batch.
-        raise FeedParseError(f"unreadable {document_format} document: {exc!r}") from exc
-
-
-def item_links(content: bytes, *, base_url: str | None = None) -> list[str]:
-    """Addresses of the items an index document lists (NewsML-G2 package, Atom/RSS, URI list)."""
-    head = _without_bom(content).lstrip()
-    try:
-        if xml_root_name(head[:4096]) == "packageItem":
-            from pipeline.newsml import package_links
-
-            links = package_links(parse_xml(head, "NewsML-G2"))
-        elif head[:1] == b"<":
-            links = _feed_links(head)
-        else:
-            links = _uri_list(head)
-    except (FeedParseError, UnicodeDecodeError):
-        return []
-    resolved = [urljoin(base_url, link) if base_url else link for link in links]
-    return list(dict.fromkeys(resolved))
-
-
-def _parsers() -> dict[str, Callable[..., ParsedFeed]]:
-    # Imported here: the format modules build on this module's helpers, so importing them at
-    # the top would make each import the other.
-    from pipeline.iptc7901 import parse_anpa1312, parse_iptc7901
-    from pipeline.newsml import parse_newsml
-    from pipeline.ninjs import parse_ninjs
-    from pipeline.nitf import parse_nitf
-
-    return {
-        NEWSML: parse_newsml,
-        NITF: parse_nitf,
-        NINJS: parse_ninjs,
-        IPTC7901: parse_iptc7901,
-        ANPA1312: parse_anpa1312,
-    }
-
-
-def _without_bom(content: bytes) -> bytes:
-    return content[len(codecs.BOM_UTF8) :] if content.startswith(codecs.BOM_UTF8) else content
-
-
-def _feed_links(content: bytes) -> list[str]:
-    refuse_xml_entities(content)
-    parsed = feedparser.parse(content, sanitize_html=False, resolve_relative_uris=False)
-    links: list[str] = []
-    for entry in parsed.entries:
-        for link in entry.get("links", []):
-            media_type = str(link.get("type", "")).split(";")[0].strip().lower()
-            if link.get("href") and media_type in AGENCY_MEDIA_TYPES:
-                links.append(str(link["href"]))
-    return links
-
-
-def _uri_list(content: bytes) -> list[str]:
-    # text/uri-list (RFC 2483): one URI a line, "#" lines are comments; anything else is no list.
-    lines = [line.strip() for line in content.decode("utf-8").splitlines()]
-    uris = [line for line in lines if line and not line.startswith("#")]
-    if not uris or any(urlsplit(uri).scheme not in {"http", "https"} for uri in uris):
-        return []
-    return uris
-
-
-# -- XML --------------------------------------------------------------------------------------
 
 
 def xml_root_name(head: bytes) -> str | None:

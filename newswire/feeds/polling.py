@@ -33,7 +33,6 @@ from newswire.feeds.fetch import FetchError, FetchResult, fetch, fetch_feed, mak
 from newswire.feeds.store import AsyncFeedStore, FeedRecord, FeedStore, host_of
 from newswire.metrics import FEED_ENTRIES, FEED_POLLS, timed
 from newswire.settings import Settings
-from pipeline.agency import item_links, parse_document
 from pipeline.charset import to_utf8
 from pipeline.dedup import dedup_keys
 from pipeline.feedlist import FeedConfig, FeedListError, parse_feed_list
@@ -48,6 +47,7 @@ from pipeline.schedule import (
     parse_max_age,
     parse_retry_after,
 )
+from pipeline.wire_formats import item_links, parse_document
 
 log = structlog.get_logger(__name__)
 

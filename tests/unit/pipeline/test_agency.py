@@ -7,12 +7,9 @@ from pathlib import Path
 import pytest
 
 from pipeline.agency import (
-    detect_format,
     is_kill_advisory,
     iso_utc,
-    item_links,
     mentions_correction,
-    parse_document,
     pubstatus,
     qcode,
     split_dateline,
@@ -22,6 +19,7 @@ from pipeline.agency import (
 from pipeline.dedup import agency_version_relation, dedup_keys
 from pipeline.feeds import FeedParseError
 from pipeline.normalise import normalise_entry
+from pipeline.wire_formats import detect_format, item_links, parse_document
 
 SAMPLES = Path(__file__).resolve().parents[2] / "data" / "agency"
 

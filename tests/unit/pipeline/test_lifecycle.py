@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.agency import parse_document
 from pipeline.dedup import dedup_keys
 from pipeline.document import build_document
 from pipeline.lifecycle import (
@@ -27,6 +26,7 @@ from pipeline.lifecycle import (
 )
 from pipeline.models import Entities, LanguageGuess
 from pipeline.normalise import normalise_entry
+from pipeline.wire_formats import parse_document
 
 AGENCY = Path(__file__).resolve().parents[2] / "data" / "agency"
 NOW = datetime(2025, 12, 3, 12, 0, tzinfo=UTC)
