@@ -7,10 +7,10 @@ from fastapi import FastAPI
 
 from newswire.alerts.api import router as alerts_router
 from newswire.alerts.api import rules_router
+from newswire.deps import install_error_handlers
 from newswire.entities.api import router as entities_router
 from newswire.events.api import router as events_router
 from newswire.feeds.api import router as feeds_router
-from newswire.http import install_error_handlers
 from newswire.ingest.api import router as ingest_router
 from newswire.ops.api import router as ops_router
 from newswire.search.api import router as search_router
