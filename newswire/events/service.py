@@ -91,22 +91,36 @@ def assign_events(
     When an article shows two events are one, the merged event's indexed articles are moved to
     the surviving id (with `search_store`), and so are the batch's own documents.
     """
-    decisions = []
-    for document in documents:
-        language = document.get("language") or "und"
-        counts = article_terms(
+    counts = [
+        article_terms(
             document.get("title") or "",
             document.get("summary") or "",
             document.get("body") or "",
-            language,
+            document.get("language") or "und",
             config,
         )
-        published = epoch(document.get("published_at") or "")
-        stats = event_store.term_stats(language, sorted(counts), published)
-        fp = fingerprint_document(document, config, stats, counts)
-        decision = event_store.assign(fp, config)
+        for document in documents
+    ]
+    stats = event_store.term_stats_many(
+        [
+            (
+                document.get("language") or "und",
+                sorted(terms),
+                epoch(document.get("published_at") or ""),
+            )
+            for document, terms in zip(documents, counts, strict=True)
+        ]
+    )
+    fingerprints = [
+        fingerprint_document(document, config, stat, terms)
+        for document, stat, terms in zip(documents, stats, counts, strict=True)
+    ]
+    decisions = event_store.assign_many(fingerprints, config)
+    for document, decision in zip(documents, decisions, strict=True):
         document["event_id"] = decision.event_id
-        decisions.append(decision)
+    # A merge decided for a later article also moves the batch's earlier ones (and, with
+    # `search_store`, the merged events' indexed articles).
+    for decision in decisions:
         if decision.merged:
             _carry_merge(event_store, search_store, documents, decision)
     return decisions

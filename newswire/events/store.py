@@ -18,13 +18,16 @@ Keys (all under `<prefix>:event:`):
   that joined it (a merged event keeps its own: the page reads every member event's);
   `recent`: sorted set of event ids by last article. Kept `merge_ttl`.
 
-Atomicity, as for stories (newswire/stories/store.py): a Lua run reads the index slots of the
-window, the story's event and the candidates' records with their events resolved through merges,
-and returns them with a SHA-1 of everything it read (the fence). Python decides
-(pipeline.events.decide); a second run writes only if the fence still holds, else the article is
-read and decided again. An article with no candidates and no story event is written by the first
-run itself. A retried article finds its record and keeps its event. The script derives its hash
-keys from its arguments, so the state must live on one Redis, not across a cluster's slots.
+Atomicity, per batch: one Lua run reads, for every article of the batch, the index slots of its
+window, its story's event and the candidates' records with their events resolved through merges,
+with a SHA-1 of everything each article read (its fence). Python decides the articles in batch
+order (pipeline.events.decide), each also against the batch's earlier articles, as if they had
+been written first. A second run checks every fence on the state before the batch and, only if
+all still hold, writes the whole batch; else it hands back the reads as they are now and the batch
+is decided again. So concurrent workers reach the events one worker would in some serial order,
+in two round trips per batch. A retried article finds its record and keeps its event. The script
+derives its hash keys from its arguments, so the state must live on one Redis, not across a
+cluster's slots.
 """
 
 from __future__ import annotations
@@ -47,17 +50,15 @@ from pipeline.events import (
     decide,
     decode_record,
     encode_record,
+    resolve,
 )
 
 log = structlog.get_logger(__name__)
 
 _SCRIPT = """
-local mode, prefix, doc_id, story_id = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local first_day, last_day, write_day = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
-local items, cap, record = ARGV[8], tonumber(ARGV[9]), ARGV[10]
-local record_ttl, part_ttl, merge_ttl = tonumber(ARGV[11]), tonumber(ARGV[12]), tonumber(ARGV[13])
-local fence, event_id, merged, now = ARGV[14], ARGV[15], ARGV[16], tonumber(ARGV[17])
-local language, terms, max_candidates = ARGV[18], ARGV[19], tonumber(ARGV[20])
+local mode, prefix, cap = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local record_ttl, part_ttl, merge_ttl = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local now, max_candidates, fields = tonumber(ARGV[7]), tonumber(ARGV[8]), 12
 
 local function resolve(event)
   for _ = 1, 16 do
@@ -68,63 +69,82 @@ local function resolve(event)
   return event
 end
 
-local existing = redis.call('GET', prefix .. ':r:' .. doc_id)
-if existing then
-  local recorded = string.match(existing, '^[^|]*|[^|]*|[^|]*|([^|]*)|')
-  return {'done', resolve(recorded or doc_id), existing}
+local function recorded_event(record, default)
+  return string.match(record, '^[^|]*|[^|]*|[^|]*|([^|]*)|') or default
 end
 
-local story_event = redis.call('GET', prefix .. ':s:' .. story_id) or ''
-if story_event ~= '' then story_event = resolve(story_event) end
+local articles = {}
+for a = 1, (#ARGV - 8) / fields do
+  local b = 8 + (a - 1) * fields
+  articles[a] = {
+    doc_id = ARGV[b + 1], story_id = ARGV[b + 2], first_day = tonumber(ARGV[b + 3]),
+    last_day = tonumber(ARGV[b + 4]), write_day = tonumber(ARGV[b + 5]), items = ARGV[b + 6],
+    record = ARGV[b + 7], fence = ARGV[b + 8], event_id = ARGV[b + 9], merged = ARGV[b + 10],
+    language = ARGV[b + 11], terms = ARGV[b + 12],
+  }
+end
 
-local slots = {}
-for d = first_day, last_day do
-  for item in string.gmatch(items, '%S+') do
-    local shard, key = string.match(item, '^(%d+):(.+)$')
-    slots[#slots + 1] = {prefix .. ':x:' .. d .. ':' .. shard, key, d == write_day}
+-- What one article reads: its own record (a retry), its story's event, the index slots of its
+-- window and the records they name, with a SHA-1 of all of it (the fence).
+local function read(article)
+  local doc_id = article.doc_id
+  local existing = redis.call('GET', prefix .. ':r:' .. doc_id)
+  if existing then return {'done', resolve(recorded_event(existing, doc_id)), existing} end
+  local story_event = redis.call('GET', prefix .. ':s:' .. article.story_id) or ''
+  if story_event ~= '' then story_event = resolve(story_event) end
+  local slots = {}
+  for d = article.first_day, article.last_day do
+    for item in string.gmatch(article.items, '%S+') do
+      local shard, key = string.match(item, '^(%d+):(.+)$')
+      slots[#slots + 1] = {prefix .. ':x:' .. d .. ':' .. shard, key, d == article.write_day}
+    end
   end
-end
-local observed, shared, order = {}, {}, {}
-for i, slot in ipairs(slots) do
-  local value = redis.call('HGET', slot[1], slot[2]) or ''
-  observed[i] = value
-  if value ~= '' and value ~= '*' then
-    for id in string.gmatch(value, '[^,]+') do
-      if id ~= doc_id then
-        if not shared[id] then order[#order + 1] = id end
-        shared[id] = (shared[id] or 0) + 1
+  article.slots = slots
+  local observed, shared, order = {}, {}, {}
+  for i, slot in ipairs(slots) do
+    local value = redis.call('HGET', slot[1], slot[2]) or ''
+    observed[i] = value
+    if value ~= '' and value ~= '*' then
+      for id in string.gmatch(value, '[^,]+') do
+        if id ~= doc_id then
+          if not shared[id] then order[#order + 1] = id end
+          shared[id] = (shared[id] or 0) + 1
+        end
       end
     end
   end
-end
-local ranked = {}
-for _, id in ipairs(order) do
-  if shared[id] >= 2 then ranked[#ranked + 1] = id end
-end
-table.sort(ranked, function(a, b)
-  if shared[a] ~= shared[b] then return shared[a] > shared[b] end
-  return a < b
-end)
-local reply = {'candidates', '', story_event}
-local read = {table.concat(observed, '\\n'), story_event}
-for i = 1, math.min(#ranked, max_candidates) do
-  local candidate = redis.call('GET', prefix .. ':r:' .. ranked[i])
-  if candidate then
-    local recorded = string.match(candidate, '^[^|]*|[^|]*|[^|]*|([^|]*)|') or ranked[i]
-    local event = resolve(recorded)
-    reply[#reply + 1] = candidate
-    reply[#reply + 1] = event
-    read[#read + 1] = event
+  local ranked = {}
+  for _, id in ipairs(order) do
+    if shared[id] >= 2 then ranked[#ranked + 1] = id end
   end
+  table.sort(ranked, function(x, y)
+    if shared[x] ~= shared[y] then return shared[x] > shared[y] end
+    return x < y
+  end)
+  local reply = {'candidates', '', story_event}
+  local seen = {table.concat(observed, '\\n'), story_event}
+  for i = 1, math.min(#ranked, max_candidates) do
+    local candidate = redis.call('GET', prefix .. ':r:' .. ranked[i])
+    if candidate then
+      local event = resolve(recorded_event(candidate, ranked[i]))
+      reply[#reply + 1] = candidate
+      reply[#reply + 1] = event
+      seen[#seen + 1] = event
+    end
+  end
+  reply[2] = redis.sha1hex(table.concat(seen, '\\n'))
+  return reply
 end
-local digest = redis.sha1hex(table.concat(read, '\\n'))
-reply[2] = digest
 
-local function write(event)
+local function write(article)
+  local doc_id, event = article.doc_id, article.event_id
+  -- Recorded already (an unfenced write racing a retry): the first record stands.
+  if not article.slots or redis.call('EXISTS', prefix .. ':r:' .. doc_id) == 1 then return end
   local member = ',' .. doc_id .. ','
-  for i, slot in ipairs(slots) do
+  for _, slot in ipairs(article.slots) do
     if slot[3] then
-      local current = observed[i]
+      -- Read again: an earlier article of the batch may have just written this slot.
+      local current = redis.call('HGET', slot[1], slot[2]) or ''
       if current == '' then
         redis.call('HSET', slot[1], slot[2], doc_id)
       elseif current ~= '*' and not string.find(',' .. current .. ',', member, 1, true) then
@@ -134,13 +154,13 @@ local function write(event)
       redis.call('EXPIRE', slot[1], part_ttl, 'NX')
     end
   end
-  local stats = prefix .. ':df:' .. language .. ':' .. write_day
-  for term in string.gmatch(terms, '%S+') do redis.call('HINCRBY', stats, term, 1) end
+  local stats = prefix .. ':df:' .. article.language .. ':' .. article.write_day
+  for term in string.gmatch(article.terms, '%S+') do redis.call('HINCRBY', stats, term, 1) end
   redis.call('HINCRBY', stats, '#', 1)
   redis.call('EXPIRE', stats, part_ttl, 'NX')
-  redis.call('SET', prefix .. ':r:' .. doc_id, record, 'EX', record_ttl)
-  redis.call('SET', prefix .. ':s:' .. story_id, event, 'NX', 'EX', record_ttl)
-  for loser in string.gmatch(merged, '%S+') do
+  redis.call('SET', prefix .. ':r:' .. doc_id, article.record, 'EX', record_ttl)
+  redis.call('SET', prefix .. ':s:' .. article.story_id, event, 'NX', 'EX', record_ttl)
+  for loser in string.gmatch(article.merged, '%S+') do
     if loser ~= event and resolve(loser) == loser then
       redis.call('SET', prefix .. ':m:' .. loser, event, 'EX', merge_ttl)
       redis.call('SADD', prefix .. ':ms:' .. event, loser)
@@ -165,15 +185,21 @@ local function write(event)
   redis.call('EXPIRE', prefix .. ':recent', merge_ttl)
 end
 
-if mode == 'query' then
-  if #reply == 3 and story_event == '' then
-    write(doc_id)
-    return {'new'}
+-- Every read comes first, on the state before the batch: that is what the decisions saw.
+local replies, stale = {'read'}, false
+for _, article in ipairs(articles) do
+  local reply = read(article)
+  replies[#replies + 1] = reply
+  if mode == 'commit' then
+    if reply[1] == 'done' then
+      stale = stale or article.fence ~= 'done'
+    else
+      stale = stale or reply[2] ~= article.fence
+    end
   end
-  return reply
 end
-if mode == 'commit' and digest ~= fence then return reply end
-write(event_id)
+if mode == 'query' or stale then return replies end
+for _, article in ipairs(articles) do write(article) end
 return {'ok'}
 """
 
@@ -184,6 +210,8 @@ MAX_ATTEMPTS = 8
 MAX_CANDIDATES = 40
 STATS_TTL_SECONDS = 60.0
 STATS_CACHE_TERMS = 200_000
+# The fence of an article recorded by an earlier attempt: it is not written again.
+RECORDED = "done"
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,115 +259,180 @@ class EventStore:
 
     # -- term statistics -------------------------------------------------------------------
     def term_stats(self, language: str, terms: Sequence[str], published: float) -> TermStats:
-        """Document frequencies of `terms` ("lang:stem") among the window's articles.
+        """Document frequencies of `terms` ("lang:stem") among the window's articles."""
+        return self.term_stats_many([(language, terms, published)])[0]
+
+    def term_stats_many(
+        self, requests: Sequence[tuple[str, Sequence[str], float]]
+    ) -> list[TermStats]:
+        """term_stats for each (language, terms, published) of a batch, in one round trip.
 
         Counts are cached in the process for STATS_TTL_SECONDS: an IDF a minute old ranks
         terms as well as a fresh one, and most terms of an article were looked up recently.
         """
-        first, _, today = self._days(published)
         now = self.clock()
         if now - self._stats_at > STATS_TTL_SECONDS or len(self._stats) > STATS_CACHE_TERMS:
             self._stats.clear()
             self._stats_at = now
-        wanted = [f"#{language}:{first}:{today}", *(f"{t}:{first}:{today}" for t in terms)]
-        missing = [key for key in wanted if key not in self._stats]
+        wanted: list[list[str]] = []
+        # (language, first day, last day) -> the cache keys and stems to read there
+        missing: dict[tuple[str, int, int], dict[str, str]] = {}
+        for language, terms, published in requests:
+            first, _, today = self._days(published)
+            keys = [f"#{language}:{first}:{today}", *(f"{t}:{first}:{today}" for t in terms)]
+            wanted.append(keys)
+            stems = ["#", *(t.split(":", 1)[1] for t in terms)]
+            for key, stem in zip(keys, stems, strict=True):
+                if key not in self._stats:
+                    missing.setdefault((language, first, today), {})[key] = stem
         if missing:
-            names = [key.rsplit(":", 2)[0] for key in missing]
-            stems = ["#" if name.startswith("#") else name.split(":", 1)[1] for name in names]
             pipe = self.client.pipeline(transaction=False)
-            # The window before the article: what it is compared with (later days are seldom
-            # written yet, and reading them would cost a look-up per term each).
-            for day in range(first, today + 1):
-                pipe.hmget(f"{self.prefix}:df:{language}:{day}", stems)
-            totals = [0] * len(missing)
-            for values in pipe.execute():
-                for index, value in enumerate(values):
-                    totals[index] += int(value or 0)
-            self._stats.update(zip(missing, totals, strict=True))
-        return TermStats(
-            {language: self._stats[wanted[0]]},
-            {term: self._stats[key] for term, key in zip(terms, wanted[1:], strict=True)},
-        )
+            reads = []
+            for (language, first, today), wanted_here in missing.items():
+                # The window before the article: what it is compared with (later days are
+                # seldom written yet, and reading them would cost a look-up per term each).
+                for day in range(first, today + 1):
+                    pipe.hmget(f"{self.prefix}:df:{language}:{day}", list(wanted_here.values()))
+                    reads.append(list(wanted_here))
+            totals: dict[str, int] = {}
+            for keys, values in zip(reads, pipe.execute(), strict=True):
+                for key, value in zip(keys, values, strict=True):
+                    totals[key] = totals.get(key, 0) + int(value or 0)
+            self._stats.update(totals)
+        stats = []
+        for (language, terms, _), keys in zip(requests, wanted, strict=True):
+            stats.append(
+                TermStats(
+                    {language: self._stats[keys[0]]},
+                    {term: self._stats[key] for term, key in zip(terms, keys[1:], strict=True)},
+                )
+            )
+        return stats
 
     # -- assignment ------------------------------------------------------------------------
-    def _call(
+    def _run(
         self,
         mode: str,
-        fp: EventFingerprint,
-        *,
-        record: str,
-        fence: str = "",
-        event_id: str = "",
-        merged: Sequence[str] = (),
+        fingerprints: Sequence[EventFingerprint],
+        plans: Sequence[tuple[str, str, EventDecision | None]],
     ) -> Any:
-        first, last, day = self._days(fp.published)
-        items = " ".join(
-            f"{zlib.crc32(key.encode()) % self.shards}:{key}" for key in fp.index_keys()
-        )
+        """One run of the script over the batch; `plans` are each article's (record, fence,
+        decision) for a commit."""
         window = int(self.window_hours * 3600)
-        return self._script(
-            keys=[],
-            args=[
-                mode,
-                self.prefix,
+        args: list[Any] = [
+            mode,
+            self.prefix,
+            self.cap,
+            window + DAY_SECONDS,
+            window + 2 * DAY_SECONDS,
+            self.merge_ttl_seconds,
+            self.clock(),
+            MAX_CANDIDATES,
+        ]
+        for fp, (record, fence, decision) in zip(fingerprints, plans, strict=True):
+            first, last, day = self._days(fp.published)
+            items = " ".join(
+                f"{zlib.crc32(key.encode()) % self.shards}:{key}" for key in fp.index_keys()
+            )
+            args += [
                 fp.doc_id,
                 fp.story_id,
                 first,
                 last,
                 day,
                 items,
-                self.cap,
                 record,
-                window + DAY_SECONDS,
-                window + 2 * DAY_SECONDS,
-                self.merge_ttl_seconds,
                 fence,
-                event_id,
-                " ".join(merged),
-                self.clock(),
+                decision.event_id if decision else "",
+                " ".join(decision.merged) if decision else "",
                 fp.language,
                 " ".join(t.split(":", 1)[1] for t, _ in fp.terms),
-                MAX_CANDIDATES,
-            ],
-        )
+            ]
+        return self._script(keys=[], args=args)
 
     def assign(self, fp: EventFingerprint, config: EventConfig) -> EventDecision:
-        """The event of one article, recorded so later articles (on any worker) find it.
+        """The event of one article (assign_many of one)."""
+        return self.assign_many([fp], config)[0]
 
-        Idempotent: an article already recorded keeps its event (resolved through merges).
-        Candidates carry their TF-IDF weights from their own arrival, so no statistics are
-        read here.
+    def assign_many(
+        self, fingerprints: Sequence[EventFingerprint], config: EventConfig
+    ) -> list[EventDecision]:
+        """The event of each article of a batch, in batch order, recorded so later articles (on
+        any worker) find them: two round trips per batch, not two per article.
+
+        One run reads what every article of the batch sees; Python decides them in order, each
+        with the batch's earlier articles as extra candidates (as if they had been written
+        first); a second run writes them all if nothing any of them read has changed, or else
+        hands back the reads as they are now and the batch is decided again. Idempotent: an
+        article already recorded keeps its event (resolved through merges). Candidates carry
+        their TF-IDF weights from their own arrival, so no statistics are read here.
         """
-        reply = self._call("query", fp, record=encode_record(fp, fp.doc_id))
-        decision = EventDecision(fp.doc_id, "new", 1.0, None)
+        if not fingerprints:
+            return []
+        reply = self._run("query", fingerprints, [("", "", None)] * len(fingerprints))
         for attempt in range(1, MAX_ATTEMPTS + 2):
+            decisions, fences = self._decide(fingerprints, reply[1:], config)
+            if all(fence == RECORDED for fence in fences):
+                return decisions
+            plans = [
+                (encode_record(fp, d.event_id), fence, d)
+                for fp, d, fence in zip(fingerprints, decisions, fences, strict=True)
+            ]
+            reply = self._run("commit" if attempt <= MAX_ATTEMPTS else "force", fingerprints, plans)
+            if _text(reply[0]) == "ok":
+                return decisions
+            log.debug("event assignment conflict, deciding again", articles=len(fingerprints))
+        raise AssertionError("event assignment did not settle")  # pragma: no cover - force ends it
+
+    def _decide(
+        self, fingerprints: Sequence[EventFingerprint], replies: Sequence[Any], config: EventConfig
+    ) -> tuple[list[EventDecision], list[str]]:
+        """Decide a batch on what the script read: (decisions, fences) in batch order."""
+        decisions: list[EventDecision] = []
+        fences: list[str] = []
+        # The batch's articles as the next ones would read them once written, the merges the
+        # batch decided and the events of its stories.
+        earlier: list[tuple[EventFingerprint, frozenset[str], int]] = []
+        merged_into: dict[str, str] = {}
+        story_events: dict[str, str] = {}
+        for fp, reply in zip(fingerprints, replies, strict=True):
             kind = _text(reply[0])
-            if kind == "new":
-                return EventDecision(fp.doc_id, "new", 1.0, None)
+            first, last, day = self._days(fp.published)
+            keys = frozenset(fp.index_keys())
             if kind == "done":
-                return EventDecision(_text(reply[1]), "recorded", 1.0, None)
-            if kind == "ok":
-                return decision
+                event_id = resolve(_text(reply[1]), merged_into)
+                decisions.append(EventDecision(event_id, "recorded", 1.0, None))
+                fences.append(RECORDED)
+                story_events.setdefault(fp.story_id, event_id)
+                earlier.append((replace(fp, event_id=event_id), keys, day))
+                continue
             digest, story_event = _text(reply[1]), _text(reply[2])
             candidates = []
             for raw, event in zip(reply[3::2], reply[4::2], strict=True):
                 decoded = decode_record(_text(raw))
                 if decoded is not None:
-                    event_id = _text(event)
+                    event_id = resolve(_text(event), merged_into)
                     same = decoded.event_id == event_id
                     candidates.append(decoded if same else replace(decoded, event_id=event_id))
+            # An earlier article of the batch is a candidate where the script would have found
+            # it: two shared index keys, written on a day of this article's window.
+            candidates += [
+                replace(other, event_id=resolve(other.event_id, merged_into))
+                for other, other_keys, written in earlier
+                if first <= written <= last
+                and other.doc_id != fp.doc_id
+                and len(keys & other_keys) >= 2
+            ]
+            story_event = resolve(story_event or story_events.get(fp.story_id, ""), merged_into)
             decision = decide(fp, candidates, config, story_event=story_event)
-            if attempt > 1:
-                log.debug("event assignment conflict, deciding again", doc_id=fp.doc_id)
-            reply = self._call(
-                "commit" if attempt <= MAX_ATTEMPTS else "force",
-                fp,
-                record=encode_record(fp, decision.event_id),
-                fence=digest,
-                event_id=decision.event_id,
-                merged=decision.merged,
-            )
-        raise AssertionError("event assignment did not settle")  # pragma: no cover - force ends it
+            for loser in decision.merged:
+                if loser != decision.event_id:
+                    merged_into[loser] = decision.event_id
+            story_events.setdefault(fp.story_id, decision.event_id)
+            earlier.append((replace(fp, event_id=decision.event_id), keys, day))
+            decisions.append(decision)
+            fences.append(digest)
+        return decisions, fences
 
     # -- reading ---------------------------------------------------------------------------
     def resolve(self, event_id: str) -> str:

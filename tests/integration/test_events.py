@@ -264,3 +264,72 @@ def test_copies_follow_their_storys_event_and_term_counts_are_kept(
     recorded = store.record("b-copy")
     assert recorded is not None
     assert recorded.event_id == "a-first"
+
+
+def test_one_batch_reaches_the_events_article_by_article_assignment_does(
+    redis_store: RedisStore, documents: list[dict[str, Any]]
+) -> None:
+    batched = _partition(_assign(_fresh_store(redis_store), documents))
+    store = _fresh_store(redis_store)
+    one_by_one = {}
+    for document in documents:
+        one_by_one.update(_assign(store, [document]))
+    # Read back after the last article: a later merge moves earlier ones.
+    one_by_one = {t: store.resolve(e) for t, e in one_by_one.items()}
+    assert batched == _partition(one_by_one)
+
+
+def test_a_batch_merges_two_events_its_own_earlier_articles_opened(
+    redis_store: RedisStore,
+) -> None:
+    store = _fresh_store(redis_store)
+    words = [(f"en:w{i}", 1.0) for i in range(6)]
+    english = _fp("a-en", "en", terms=words, names=["@kyiv", "kraml"])
+    german = _fp("b-de", "de", names=["@kyiv", "kraml", "lakar", "hala"], numbers=["1100", "86%"])
+    bridge = _fp(
+        "c-en-bridge",
+        "en",
+        terms=words,
+        names=["@kyiv", "kraml", "lakar", "hala"],
+        numbers=["1100", "86%"],
+    )
+    first, second, merged = store.assign_many([english, german, bridge], EventConfig())
+    assert (first.method, second.method, merged.method) == ("new", "new", "merge")
+    assert merged.merged == (second.event_id,)
+    assert store.resolve(second.event_id) == first.event_id
+    assert store.event_info(first.event_id)["articles"] == "3"
+    assert store.event_docs(store.member_events(first.event_id)) == ["a-en", "b-de", "c-en-bridge"]
+
+
+class _Interrupted(EventStore):
+    """A store whose batch is overtaken: another worker records `rival` between this batch's
+    read and its commit."""
+
+    def __init__(self, client: Any, prefix: str, rival: EventFingerprint) -> None:
+        super().__init__(client, prefix)
+        self.rival = rival
+        self.modes: list[str] = []
+
+    def _run(self, mode: str, fingerprints: Any, plans: Any) -> Any:
+        self.modes.append(mode)
+        if mode == "commit" and self.modes.count("commit") == 1:
+            EventStore(self.client, self.prefix.removesuffix(":event")).assign(
+                self.rival, EventConfig()
+            )
+        return super()._run(mode, fingerprints, plans)
+
+
+def test_a_batch_overtaken_between_read_and_commit_is_decided_again(
+    redis_store: RedisStore,
+) -> None:
+    prefix = _fresh_store(redis_store).prefix.removesuffix(":event")
+    words = [(f"en:w{i}", 1.0) for i in range(6)]
+    rival = _fp("rival-en", "en", terms=words, names=["@kyiv", "kraml"])
+    late = _fp("later-en", "en", terms=words, names=["@kyiv", "kraml"])
+    store = _Interrupted(redis_store.client, prefix, rival)
+    [decision] = store.assign_many([late], EventConfig())
+    # The first commit's fence broke (the rival wrote a slot the batch had read): the batch
+    # was decided again and joins the rival's event instead of opening its own.
+    assert store.modes == ["query", "commit", "commit"]
+    assert (decision.event_id, decision.method) == ("rival-en", "join")
+    assert store.event_docs(["rival-en"]) == ["later-en", "rival-en"]
