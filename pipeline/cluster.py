@@ -241,6 +241,10 @@ _MONTHS: dict[int, tuple[str, ...]] = {
 }
 _MONTH_WORD = re.compile(r"[\s.]*(?:de\s+|of\s+)?(\w+)", re.IGNORECASE)
 _MONTH_BEFORE = re.compile(r"(\w+)\.?\s+$")
+# How far back from a number the month word before it is looked for: the longest month word
+# with its dot and spaces fits, and searching only there keeps number_tokens linear in the text.
+_MONTH_BEFORE_REACH = 32
+_WORD_CHAR = re.compile(r"\w")
 # Tens written as words ("thirty-day", "тридцатидневный", "dreißigtägig", "trente jours"): the
 # stem starts the word, so compounds and case endings match too.
 _TENS_STEMS: tuple[tuple[str, int], ...] = tuple(
@@ -292,6 +296,15 @@ def _canonical_number(integer: str, fraction: str | None) -> str:
     return f"{int(digits)}.{fraction}" if fraction else str(int(digits))
 
 
+def _month_before(text: str, end: int) -> re.Match[str] | None:
+    """The word right before `end` (a number's start), if only a dot and spaces separate them."""
+    start = max(0, end - _MONTH_BEFORE_REACH)
+    found = _MONTH_BEFORE.search(text, start, end)
+    if found and found.start() == start and start and _WORD_CHAR.match(text, start - 1):
+        return None  # the window cut a longer word: not a month word
+    return found
+
+
 def number_tokens(text: str, language: str = "") -> frozenset[str]:
     """Numbers, percentages and day-month dates in a spelling-independent form.
 
@@ -314,7 +327,7 @@ def number_tokens(text: str, language: str = "") -> frozenset[str]:
             continue
         if fraction is None and separator is None and 1 <= int(value) <= 31:
             after = _MONTH_WORD.match(text, match.end())
-            before = _MONTH_BEFORE.search(text, 0, match.start())
+            before = _month_before(text, match.start())
             month = (after and _month(after.group(1))) or (before and _month(before.group(1)))
             if month:
                 tokens.add(f"d{month:02d}-{int(value):02d}")

@@ -234,10 +234,15 @@ _RELATIVE = {
 _DAY_WORD = re.compile(r"\w+", re.UNICODE)
 
 
-def event_dates(text: str, language: str, published: float) -> frozenset[str]:
+def event_dates(
+    text: str, language: str, published: float, numbers: frozenset[str] | None = None
+) -> frozenset[str]:
     """Days the text says something happened on, as cluster.number_tokens writes dates ("d03-12"):
-    its day-month dates, and weekdays and "yesterday" counted back from the publication day."""
-    dates = {t for t in number_tokens(text, language) if t.startswith("d")}
+    its day-month dates, and weekdays and "yesterday" counted back from the publication day.
+    `numbers` are number_tokens(text, language) if the caller has them already."""
+    if numbers is None:
+        numbers = number_tokens(text, language)
+    dates = {t for t in numbers if t.startswith("d")}
     if not published:
         return frozenset(dates)
     day = datetime.fromtimestamp(published, UTC).date()
@@ -318,6 +323,7 @@ def fingerprint(
         keys.update(k for w in name.split() if len(k := name_key(w)) >= 4)
     keys.update(f"@{actor}" for actor in actors)
     published = epoch(published_at)
+    numbers = number_tokens(text, language)
     return EventFingerprint(
         doc_id=doc_id,
         story_id=story_id or doc_id,
@@ -325,8 +331,8 @@ def fingerprint(
         published=published,
         terms=terms,
         names=frozenset(keys),
-        numbers=frozenset(t for t in number_tokens(text, language) if not t.startswith("d")),
-        dates=event_dates(text, language, published),
+        numbers=frozenset(t for t in numbers if not t.startswith("d")),
+        dates=event_dates(text, language, published, numbers),
     )
 
 

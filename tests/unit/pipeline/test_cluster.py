@@ -258,3 +258,13 @@ def test_diff_lists_added_and_removed_sentences():
     assert diff.changed == ()
     assert diff.unchanged == 2
     assert 0 < diff.similarity < 1
+
+
+def test_month_word_before_a_number_is_read_whole_even_far_into_a_long_text() -> None:
+    # The month is looked for just before each number; a long text must not change that.
+    filler = "Officials said more talks would follow. " * 200
+    assert "d03-12" in number_tokens(f"{filler}On March 12 the talks resumed.")
+    # A word longer than the look-back reach is not cut into a month word ("mar..."): the
+    # number stays a plain number.
+    long_word = "zz" + "mar" + "x" * 28
+    assert number_tokens(f"{filler}{long_word} 15 delegates") == frozenset({"15"})
