@@ -205,7 +205,12 @@ def process_batch(
         )
     with timed("index"):
         result = stories.create_articles(
-            store, story_store, placement.new, now=now, also=alerts.actions
+            store,
+            story_store,
+            placement.new,
+            now=now,
+            also=alerts.actions,
+            sources=triage.source_writes,
         )
     report.indexed, report.existing = result.created, [*triage.unchanged, *result.existed]
     report.versions = placement.versions

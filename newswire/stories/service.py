@@ -10,7 +10,7 @@ read-modify-write guarded by `if_seq_no`/`if_primary_term`, retried on 409.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import partial
@@ -76,10 +76,17 @@ def cluster_config(settings: Settings) -> ClusterConfig:
 # -- Elasticsearch: read-modify-write ----------------------------------------------------------
 def get_articles(store: SearchStore, doc_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
     """Indexed articles by id (real-time: sees writes not yet refreshed)."""
+    return {doc_id: hit["_source"] for doc_id, hit in get_article_hits(store, doc_ids).items()}
+
+
+def get_article_hits(store: SearchStore, doc_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """get_articles, but the whole hit: its index, seq_no and primary term with the source."""
     ids = sorted(set(doc_ids))
     if not ids:
         return {}
-    return found_sources(store.es.mget(index=store.settings.articles_alias, ids=ids)["docs"])
+    docs = store.es.mget(index=store.settings.articles_alias, ids=ids)["docs"]
+    found_sources(docs)  # raises if any could not be read
+    return {doc["_id"]: doc for doc in docs if doc.get("found")}
 
 
 def update_article(
@@ -148,6 +155,21 @@ class Triage:
     current: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Indexed articles a kill or withhold notice in the batch has just taken out of search.
     withdrawn: list[str] = field(default_factory=list)
+    # Sources to add to indexed articles, written in the batch's one bulk request.
+    source_writes: list[SourceWrite] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceWrite:
+    """New source records for an indexed article, as a bulk action guarded by the seq_no read.
+
+    If the article changed since (409), the records are merged into it again after the bulk.
+    """
+
+    doc_id: str
+    records: tuple[dict[str, Any], ...]
+    parked_fields: tuple[str, ...]
+    action: dict[str, Any] | None  # None: nothing new to write, only parked records to forget
 
 
 def triage(
@@ -176,7 +198,8 @@ def triage(
     parked = [(claims[i].owner, source_record(articles[i], now)) for i in sorted(exact)]
     story_store.park_sources(parked)
     # A fresh claim is an article nobody had seen: nothing to look up for it.
-    indexed = get_articles(store, [claim.owner for claim in claims if not claim.fresh])
+    hits = get_article_hits(store, [claim.owner for claim in claims if not claim.fresh])
+    indexed = {doc_id: hit["_source"] for doc_id, hit in hits.items()}
     to_merge: dict[str, list[dict[str, Any]]] = {}
     for i, (article, key, claim) in enumerate(zip(articles, keys, claims, strict=True)):
         document = indexed.get(claim.owner)
@@ -208,8 +231,61 @@ def triage(
     for owner, _ in parked:
         if owner in indexed:
             to_merge.setdefault(owner, [])
-    _merge_sources(store, story_store, to_merge)
+    # Articles changed above (withdrawn, or revised below) are read again at the write.
+    changed = set(result.withdrawn)
+    result.source_writes = plan_source_writes(
+        {o: h for o, h in hits.items() if o in to_merge and o not in changed},
+        to_merge,
+        story_store.parked_sources(list(to_merge)),
+    )
+    for owner in changed & set(to_merge):
+        _merge_sources(store, story_store, {owner: to_merge[owner]})
     return result
+
+
+def plan_source_writes(
+    hits: Mapping[str, Mapping[str, Any]],
+    records: Mapping[str, Sequence[dict[str, Any]]],
+    parked: Mapping[str, Mapping[str, dict[str, Any]]],
+) -> list[SourceWrite]:
+    """One guarded bulk action per indexed article that gains sources (its own or parked)."""
+    writes = []
+    for doc_id, hit in hits.items():
+        waiting = parked.get(doc_id, {})
+        everything = (*records.get(doc_id, ()), *waiting.values())
+        if not everything:
+            continue
+        merged = merge_sources(hit["_source"], everything)
+        action = None
+        if merged is not None:
+            action = {
+                "_op_type": "index",
+                # The concrete index the article was read from: during a reindex the alias
+                # names two indices, and a write through it would copy the article.
+                "_index": hit["_index"],
+                "_id": doc_id,
+                "_source": merged,
+                "if_seq_no": hit["_seq_no"],
+                "if_primary_term": hit["_primary_term"],
+            }
+        writes.append(SourceWrite(doc_id, everything, tuple(waiting), action))
+    return writes
+
+
+def finish_source_writes(
+    store: SearchStore,
+    story_store: StoryStore,
+    writes: Sequence[SourceWrite],
+    outcomes: Mapping[str, tuple[int, str]],
+) -> None:
+    """After the bulk: forget what was written; merge again into articles changed meanwhile."""
+    for write in writes:
+        status, _ = outcomes.get(write.doc_id, (0, ""))
+        if write.action is not None and not 200 <= status < 300:
+            # 409: another writer got there first; anything else: write it the slow way,
+            # which raises if Elasticsearch still refuses.
+            update_article(store, write.doc_id, partial(_add_sources, records=list(write.records)))
+    story_store.forget_parked_many([(w.doc_id, w.parked_fields) for w in writes])
 
 
 def _action(document: dict[str, Any], article: Article) -> str:
@@ -293,12 +369,18 @@ def create_articles(
     *,
     now: datetime | None = None,
     also: Sequence[dict[str, Any]] = (),
+    sources: Sequence[SourceWrite] = (),
 ) -> WriteResult:
-    """Create-only bulk write (with `also`, the batch's other writes, in the same request),
-    then settle sources: drain those parked for the new articles, and fold ours into articles
-    created first (the same URL from two feeds, or two versions of one agency item in one
-    batch or in flight at once): its source, or its newer text."""
-    result = store.create_articles(documents, also=also)
+    """Create-only bulk write (with `sources`, triage's source additions, and `also`, the
+    batch's other writes, in the same request), then settle sources: drain those parked for
+    the new articles, and fold ours into articles created first (the same URL from two feeds,
+    or two versions of one agency item in one batch or in flight at once): its source, or its
+    newer text. The result's `also` holds the outcomes of `also` only."""
+    source_actions = [w.action for w in sources if w.action is not None]
+    result = store.create_articles(documents, also=[*source_actions, *also])
+    source_ids = {a["_id"] for a in source_actions}
+    finish_source_writes(store, story_store, sources, result.also)
+    result = replace(result, also={k: v for k, v in result.also.items() if k not in source_ids})
     moment = now or datetime.now(UTC)
     extra: dict[str, list[dict[str, Any]]] = {doc_id: [] for doc_id in result.created}
     existed = set(result.existed)

@@ -372,8 +372,17 @@ class StoryStore:
 
     def forget_parked(self, doc_id: str, fields: Sequence[str]) -> None:
         """Drop parked records once the article in Elasticsearch holds them."""
-        if fields:
-            self.client.hdel(self._parked_key(doc_id), *fields)
+        self.forget_parked_many([(doc_id, fields)])
+
+    def forget_parked_many(self, held: Sequence[tuple[str, Sequence[str]]]) -> None:
+        """forget_parked for several articles, in one round trip."""
+        held = [(doc_id, fields) for doc_id, fields in held if fields]
+        if not held:
+            return
+        pipe = self.client.pipeline(transaction=False)
+        for doc_id, fields in held:
+            pipe.hdel(self._parked_key(doc_id), *fields)
+        pipe.execute()
 
 
 def _settle(

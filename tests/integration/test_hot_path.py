@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
+from datetime import UTC, datetime
 from typing import Any
 
 from newswire.alerts.rule_store import rule_store_for
@@ -13,10 +14,13 @@ from newswire.ingest.service import process_batch
 from newswire.ingest.store import RedisStore
 from newswire.search.store import SearchStore
 from newswire.settings import Settings
+from newswire.stories import service as stories
 from newswire.stories.store import StoryStore
 from pipeline.cluster import ClusterConfig, fingerprint
 from pipeline.dedup import dedup_keys
+from pipeline.models import Article
 from pipeline.rules import AlertRule, alert_id
+from pipeline.stories import merge_sources, source_record
 from tests.integration.conftest import RUN_ID
 from tests.integration.test_stories import _article, _variants
 
@@ -116,3 +120,76 @@ def _alert(store: SearchStore, alert: str) -> dict[str, Any] | None:
     found = store.es.mget(index=store.settings.alerts_index, ids=[alert])["docs"][0]
     source: dict[str, Any] | None = found.get("_source") if found.get("found") else None
     return source
+
+
+def _own_text(token: str, feed_id: str) -> Article:
+    article = _article(
+        "ferry",
+        url=f"https://copies.test/{token}/{feed_id}",
+        fetched_at="2025-03-14",
+        feed_id=feed_id,
+    )
+    words = " ".join(f"c{token}{i}" for i in range(80))
+    return dataclasses.replace(
+        article, title=f"Ferry {token} towed", body=f"The ferry {token} was towed. {words}."
+    )
+
+
+def test_an_exact_copy_adds_its_source_in_the_batch_bulk_request(
+    settings: Settings, search_store: SearchStore, redis_store: RedisStore
+) -> None:
+    token = secrets.token_hex(4)
+    original, copy = _own_text(token, "copies-a"), _own_text(token, "copies-b")
+    process_batch([original], store=search_store, redis_store=redis_store, settings=settings)
+    doc_id = dedup_keys(original).doc_id
+    single_writes: list[str] = []
+    real_index = search_store.es.index
+
+    def counted_index(**kwargs: Any) -> Any:
+        single_writes.append(kwargs["id"])
+        return real_index(**kwargs)
+
+    search_store.es.index = counted_index  # type: ignore[method-assign]
+    try:
+        report = process_batch(
+            [copy], store=search_store, redis_store=redis_store, settings=settings
+        )
+    finally:
+        search_store.es.index = real_index  # type: ignore[method-assign]
+    assert report.duplicates == {dedup_keys(copy).doc_id: doc_id}
+    assert single_writes == []  # the source rode in the bulk request
+    document = search_store.get_article(doc_id)
+    assert document is not None
+    assert sorted(s["feed_id"] for s in document["sources"]) == ["copies-a", "copies-b"]
+
+
+def test_a_source_write_that_meets_a_changed_article_merges_into_the_change(
+    settings: Settings, search_store: SearchStore, redis_store: RedisStore
+) -> None:
+    token = secrets.token_hex(4)
+    original, copy = _own_text(token, "race-a"), _own_text(token, "race-b")
+    process_batch([original], store=search_store, redis_store=redis_store, settings=settings)
+    doc_id = dedup_keys(original).doc_id
+    story_store = stories.story_store_for(redis_store, settings)
+    keys = [dedup_keys(copy)]
+    claims = redis_store.claim(keys, ttl_seconds=3600)
+    triage = stories.triage(
+        [copy],
+        keys,
+        claims,
+        store=search_store,
+        redis_store=redis_store,
+        story_store=story_store,
+        now=datetime.now(UTC),
+    )
+    [write] = triage.source_writes
+    assert write.action is not None
+    # Another worker changes the article between this batch's read and its bulk write.
+    third = source_record(_own_text(token, "race-c"), datetime.now(UTC))
+    stories.update_article(search_store, doc_id, lambda doc: merge_sources(doc, [third]))
+    result = stories.create_articles(search_store, story_store, [], sources=triage.source_writes)
+    assert result.also == {}  # the source write's outcome is not reported as an alert's
+    document = search_store.get_article(doc_id)
+    assert document is not None
+    assert sorted(s["feed_id"] for s in document["sources"]) == ["race-a", "race-b", "race-c"]
+    assert story_store.parked_sources([doc_id]) == {}
