@@ -10,6 +10,8 @@ Keys (all under `<prefix>:event:`):
   EventFingerprint.index_keys) -> up to `cap` doc ids published that (UTC) day. A key carried by
   more articles that day becomes "*", a stop key: it no longer tells events apart.
 * `s:<story_id>`: the event of a story, so every copy of a story follows its first article.
+* `seq`: the write sequence, bumped by every write of the script: a commit that finds it as the
+  query left it writes without reading again.
 * `df:<language>:<day>`: hash of stem -> articles published that day using it, and "#" -> all
   articles of that language and day: the IDF statistics (pipeline.events.TermStats).
 * `m:<event_id>`: the event it was merged into; `ms:<event_id>`: the events merged into it;
@@ -23,7 +25,8 @@ window, its story's event and the candidates' records with their events resolved
 with a SHA-1 of everything each article read (its fence). Python decides the articles in batch
 order (pipeline.events.decide), each also against the batch's earlier articles, as if they had
 been written first. A second run checks every fence on the state before the batch and, only if
-all still hold, writes the whole batch; else it hands back the reads as they are now and the batch
+all still hold, writes the whole batch (when no batch was written in between, which the write
+sequence tells, without reading again); else it hands back the reads as they are now and the batch
 is decided again. So concurrent workers reach the events one worker would in some serial order,
 in two round trips per batch. A retried article finds its record and keeps its event. The script
 derives its hash keys from its arguments, so the state must live on one Redis, not across a
@@ -59,13 +62,21 @@ _SCRIPT = """
 local mode, prefix, cap = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local record_ttl, part_ttl, merge_ttl = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local now, max_candidates, fields = tonumber(ARGV[7]), tonumber(ARGV[8]), 12
+-- The write sequence the decisions were taken at ('' for a query): every write bumps it, so
+-- a commit that finds it unchanged knows nothing it read has changed and skips reading again.
+local seen_seq, seq_key, header = ARGV[9], ARGV[2] .. ':seq', 9
+local resolved, records = {}, {}
 
 local function resolve(event)
+  if resolved[event] then return resolved[event] end
+  local asked = event
   for _ = 1, 16 do
     local into = redis.call('GET', prefix .. ':m:' .. event)
-    if not into then return event end
+    if not into then break end
     event = into
   end
+  -- Within one run nothing is written before every read is done: the answer holds for it.
+  resolved[asked] = event
   return event
 end
 
@@ -74,8 +85,8 @@ local function recorded_event(record, default)
 end
 
 local articles = {}
-for a = 1, (#ARGV - 8) / fields do
-  local b = 8 + (a - 1) * fields
+for a = 1, (#ARGV - header) / fields do
+  local b = header + (a - 1) * fields
   articles[a] = {
     doc_id = ARGV[b + 1], story_id = ARGV[b + 2], first_day = tonumber(ARGV[b + 3]),
     last_day = tonumber(ARGV[b + 4]), write_day = tonumber(ARGV[b + 5]), items = ARGV[b + 6],
@@ -84,14 +95,8 @@ for a = 1, (#ARGV - 8) / fields do
   }
 end
 
--- What one article reads: its own record (a retry), its story's event, the index slots of its
--- window and the records they name, with a SHA-1 of all of it (the fence).
-local function read(article)
-  local doc_id = article.doc_id
-  local existing = redis.call('GET', prefix .. ':r:' .. doc_id)
-  if existing then return {'done', resolve(recorded_event(existing, doc_id)), existing} end
-  local story_event = redis.call('GET', prefix .. ':s:' .. article.story_id) or ''
-  if story_event ~= '' then story_event = resolve(story_event) end
+-- The index slots of an article's window: {hash key, field, written by this article}.
+local function slots_of(article)
   local slots = {}
   for d = article.first_day, article.last_day do
     for item in string.gmatch(article.items, '%S+') do
@@ -99,6 +104,25 @@ local function read(article)
       slots[#slots + 1] = {prefix .. ':x:' .. d .. ':' .. shard, key, d == article.write_day}
     end
   end
+  return slots
+end
+
+-- A candidate's record, read once per run however many articles of the batch name it.
+local function record_of(id)
+  if records[id] == nil then records[id] = redis.call('GET', prefix .. ':r:' .. id) or false end
+  return records[id]
+end
+
+-- What one article reads: its own record (a retry), its story's event, the index slots of its
+-- window and the ids of the records they name with their events, with a SHA-1 of all of it
+-- (the fence). The records themselves go back once per run (see the end).
+local function read(article)
+  local doc_id = article.doc_id
+  local existing = redis.call('GET', prefix .. ':r:' .. doc_id)
+  if existing then return {'done', resolve(recorded_event(existing, doc_id)), existing} end
+  local story_event = redis.call('GET', prefix .. ':s:' .. article.story_id) or ''
+  if story_event ~= '' then story_event = resolve(story_event) end
+  local slots = slots_of(article)
   article.slots = slots
   local observed, shared, order = {}, {}, {}
   for i, slot in ipairs(slots) do
@@ -124,10 +148,10 @@ local function read(article)
   local reply = {'candidates', '', story_event}
   local seen = {table.concat(observed, '\\n'), story_event}
   for i = 1, math.min(#ranked, max_candidates) do
-    local candidate = redis.call('GET', prefix .. ':r:' .. ranked[i])
+    local candidate = record_of(ranked[i])
     if candidate then
       local event = resolve(recorded_event(candidate, ranked[i]))
-      reply[#reply + 1] = candidate
+      reply[#reply + 1] = ranked[i]
       reply[#reply + 1] = event
       seen[#seen + 1] = event
     end
@@ -185,8 +209,18 @@ local function write(article)
   redis.call('EXPIRE', prefix .. ':recent', merge_ttl)
 end
 
+if mode == 'commit' and seen_seq ~= '' and (redis.call('GET', seq_key) or '0') == seen_seq then
+  for _, article in ipairs(articles) do
+    if article.fence ~= 'done' then article.slots = slots_of(article) end
+  end
+  for _, article in ipairs(articles) do write(article) end
+  redis.call('INCR', seq_key)
+  redis.call('EXPIRE', seq_key, merge_ttl)
+  return {'ok'}
+end
+
 -- Every read comes first, on the state before the batch: that is what the decisions saw.
-local replies, stale = {'read'}, false
+local replies, stale = {'read', redis.call('GET', seq_key) or '0', {}}, false
 for _, article in ipairs(articles) do
   local reply = read(article)
   replies[#replies + 1] = reply
@@ -198,8 +232,18 @@ for _, article in ipairs(articles) do
     end
   end
 end
-if mode == 'query' or stale then return replies end
+if mode == 'query' or stale then
+  for id, record in pairs(records) do
+    if record then
+      replies[3][#replies[3] + 1] = id
+      replies[3][#replies[3] + 1] = record
+    end
+  end
+  return replies
+end
 for _, article in ipairs(articles) do write(article) end
+redis.call('INCR', seq_key)
+redis.call('EXPIRE', seq_key, merge_ttl)
 return {'ok'}
 """
 
@@ -315,9 +359,10 @@ class EventStore:
         mode: str,
         fingerprints: Sequence[EventFingerprint],
         plans: Sequence[tuple[str, str, EventDecision | None]],
+        seen_seq: str = "",
     ) -> Any:
         """One run of the script over the batch; `plans` are each article's (record, fence,
-        decision) for a commit."""
+        decision) for a commit, taken when the write sequence was `seen_seq`."""
         window = int(self.window_hours * 3600)
         args: list[Any] = [
             mode,
@@ -328,6 +373,7 @@ class EventStore:
             self.merge_ttl_seconds,
             self.clock(),
             MAX_CANDIDATES,
+            seen_seq,
         ]
         for fp, (record, fence, decision) in zip(fingerprints, plans, strict=True):
             first, last, day = self._days(fp.published)
@@ -371,23 +417,32 @@ class EventStore:
             return []
         reply = self._run("query", fingerprints, [("", "", None)] * len(fingerprints))
         for attempt in range(1, MAX_ATTEMPTS + 2):
-            decisions, fences = self._decide(fingerprints, reply[1:], config)
+            seen_seq, flat = _text(reply[1]), reply[2]
+            records = {_text(k): _text(v) for k, v in zip(flat[::2], flat[1::2], strict=True)}
+            decisions, fences = self._decide(fingerprints, reply[3:], records, config)
             if all(fence == RECORDED for fence in fences):
                 return decisions
             plans = [
                 (encode_record(fp, d.event_id), fence, d)
                 for fp, d, fence in zip(fingerprints, decisions, fences, strict=True)
             ]
-            reply = self._run("commit" if attempt <= MAX_ATTEMPTS else "force", fingerprints, plans)
+            mode = "commit" if attempt <= MAX_ATTEMPTS else "force"
+            reply = self._run(mode, fingerprints, plans, seen_seq)
             if _text(reply[0]) == "ok":
                 return decisions
             log.debug("event assignment conflict, deciding again", articles=len(fingerprints))
         raise AssertionError("event assignment did not settle")  # pragma: no cover - force ends it
 
     def _decide(
-        self, fingerprints: Sequence[EventFingerprint], replies: Sequence[Any], config: EventConfig
+        self,
+        fingerprints: Sequence[EventFingerprint],
+        replies: Sequence[Any],
+        records: dict[str, str],
+        config: EventConfig,
     ) -> tuple[list[EventDecision], list[str]]:
-        """Decide a batch on what the script read: (decisions, fences) in batch order."""
+        """Decide a batch on what the script read (each article's candidate ids with their
+        events, and the candidates' records once): (decisions, fences) in batch order."""
+        decoded_records: dict[str, EventFingerprint | None] = {}
         decisions: list[EventDecision] = []
         fences: list[str] = []
         # The batch's articles as the next ones would read them once written, the merges the
@@ -408,8 +463,11 @@ class EventStore:
                 continue
             digest, story_event = _text(reply[1]), _text(reply[2])
             candidates = []
-            for raw, event in zip(reply[3::2], reply[4::2], strict=True):
-                decoded = decode_record(_text(raw))
+            for raw_id, event in zip(reply[3::2], reply[4::2], strict=True):
+                candidate_id = _text(raw_id)
+                if candidate_id not in decoded_records:
+                    decoded_records[candidate_id] = decode_record(records[candidate_id])
+                decoded = decoded_records[candidate_id]
                 if decoded is not None:
                     event_id = resolve(_text(event), merged_into)
                     same = decoded.event_id == event_id

@@ -310,13 +310,13 @@ class _Interrupted(EventStore):
         self.rival = rival
         self.modes: list[str] = []
 
-    def _run(self, mode: str, fingerprints: Any, plans: Any) -> Any:
+    def _run(self, mode: str, fingerprints: Any, plans: Any, seen_seq: str = "") -> Any:
         self.modes.append(mode)
         if mode == "commit" and self.modes.count("commit") == 1:
             EventStore(self.client, self.prefix.removesuffix(":event")).assign(
                 self.rival, EventConfig()
             )
-        return super()._run(mode, fingerprints, plans)
+        return super()._run(mode, fingerprints, plans, seen_seq)
 
 
 def test_a_batch_overtaken_between_read_and_commit_is_decided_again(
@@ -333,3 +333,27 @@ def test_a_batch_overtaken_between_read_and_commit_is_decided_again(
     assert store.modes == ["query", "commit", "commit"]
     assert (decision.event_id, decision.method) == ("rival-en", "join")
     assert store.event_docs(["rival-en"]) == ["later-en", "rival-en"]
+
+
+def test_a_batch_another_worker_wrote_beside_commits_on_its_first_decision(
+    redis_store: RedisStore,
+) -> None:
+    # Another batch was written between this one's read and its commit, but nothing this
+    # batch read: the write sequence moved, so the commit checks the fences, and they hold.
+    prefix = _fresh_store(redis_store).prefix.removesuffix(":event")
+    unrelated = _fp(
+        "elsewhere-en", "en", terms=[(f"en:z{i}", 1.0) for i in range(6)], names=["@lima"]
+    )
+    words = [(f"en:w{i}", 1.0) for i in range(6)]
+    first = _fp("first-en", "en", terms=words, names=["@kyiv", "kraml"])
+    second = _fp("second-en", "en", terms=words, names=["@kyiv", "kraml"])
+    store = _Interrupted(redis_store.client, prefix, unrelated)
+    decisions = store.assign_many([first, second], EventConfig())
+    assert store.modes == ["query", "commit"]
+    assert [d.event_id for d in decisions] == ["first-en", "first-en"]
+    # And the next batch, with no write in between, commits on its first decision too.
+    later = _fp("third-en", "en", terms=words, names=["@kyiv", "kraml"])
+    plain = EventStore(redis_store.client, prefix)
+    [decision] = plain.assign_many([later], EventConfig())
+    assert (decision.event_id, decision.method) == ("first-en", "join")
+    assert plain.event_docs(["first-en"]) == ["first-en", "second-en", "third-en"]
