@@ -372,13 +372,23 @@ class PairEvidence:
         }
 
 
+@lru_cache(maxsize=8192)
+def _vector(terms: tuple[tuple[str, float], ...]) -> tuple[dict[str, float], float]:
+    # A batch compares each article with ~40 candidates, and a candidate with many articles:
+    # the dict and norm of each term vector are built once, not once per pair.
+    vector = dict(terms)
+    return vector, math.sqrt(sum(w * w for w in vector.values()))
+
+
 def cosine(a: EventFingerprint, b: EventFingerprint) -> float:
     """TF-IDF cosine of two articles' salient terms (0 across languages: no term is shared)."""
-    left, right = dict(a.terms), dict(b.terms)
+    (left, left_norm), (right, right_norm) = _vector(a.terms), _vector(b.terms)
+    if len(right) < len(left):
+        left, right = right, left
     dot = sum(weight * right[t] for t, weight in left.items() if t in right)
     if not dot:
         return 0.0
-    norm = math.sqrt(sum(w * w for w in left.values()) * sum(w * w for w in right.values()))
+    norm = left_norm * right_norm
     return dot / norm if norm else 0.0
 
 
