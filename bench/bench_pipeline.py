@@ -646,6 +646,23 @@ def read_task_log(text: str) -> TaskLog:
     return log
 
 
+def stage_cpu_metrics(metrics_dir: Path) -> dict[str, float]:
+    """Worker-side newswire_stage_cpu_seconds: stage -> CPU seconds of the threads running it."""
+    from prometheus_client import CollectorRegistry
+    from prometheus_client.multiprocess import MultiProcessCollector
+
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=str(metrics_dir))
+    cpu: dict[str, float] = {}
+    for metric in registry.collect():
+        if metric.name == "newswire_stage_cpu_seconds":
+            for sample in metric.samples:
+                if sample.name.endswith("_total"):
+                    stage = sample.labels.get("stage", "?")
+                    cpu[stage] = cpu.get(stage, 0.0) + sample.value
+    return cpu
+
+
 def stage_metrics(metrics_dir: Path) -> dict[str, tuple[float, int]]:
     """Worker-side newswire_stage_seconds: stage -> (sum of seconds, observations)."""
     from prometheus_client import CollectorRegistry
@@ -686,6 +703,7 @@ class EndToEnd:
     alerts: int
     index: dict[str, float] = field(default_factory=dict)
     freshness: Freshness | None = None
+    stage_cpu: dict[str, float] = field(default_factory=dict)
 
     @property
     def rate(self) -> float:
@@ -696,6 +714,13 @@ class EndToEnd:
         """Worker time per article in the stages after NER: stories (triage and placement),
         document, translation, indexing and alerts."""
         seconds = sum(v for k, (v, _) in self.stages.items() if k not in PRE_NER_STAGES)
+        return 1000 * seconds / self.indexed
+
+    @property
+    def post_ner_cpu_ms(self) -> float:
+        """The same stages' CPU time per article (the rest of their wall time is waiting for
+        Redis, Elasticsearch or a free core)."""
+        seconds = sum(v for k, v in self.stage_cpu.items() if k not in PRE_NER_STAGES)
         return 1000 * seconds / self.indexed
 
 
@@ -735,6 +760,7 @@ def run_end_to_end(
     after = cpu_snapshot(groups)
     costs = index_costs(store)
     stages = stage_metrics(worker.metrics_dir)
+    stage_cpu = stage_cpu_metrics(worker.metrics_dir)
     tasks = read_task_log(worker.log())
     freshness = None
     if config.fresh_seconds > 0:
@@ -752,6 +778,7 @@ def run_end_to_end(
         warmup_seconds=warmup,
         tasks=tasks,
         stages=stages,
+        stage_cpu=stage_cpu,
         cpu={k: after.groups[k] - before.groups[k] for k in groups},
         system_busy_share=(after.busy - before.busy) / max(1.0, after.total - before.total),
         http_requests=len(server.requests),
@@ -1301,7 +1328,7 @@ def _print_worker_stages(e2e: EndToEnd) -> None:
     if not e2e.stages:
         return
     table = Table(title="worker-side stage time (newswire_stage_seconds, all pool processes)")
-    for col in ("stage", "batches", "sum s", "ms/article", "ms/batch"):
+    for col in ("stage", "batches", "sum s", "ms/article", "CPU ms/article", "ms/batch"):
         table.add_column(col, justify="left" if col == "stage" else "right")
     order = ("fetch", "parse", "normalise", "dedup", "language", "entities", "document", "index")
     names = [s for s in order if s in e2e.stages] + sorted(set(e2e.stages) - set(order))
@@ -1314,9 +1341,18 @@ def _print_worker_stages(e2e: EndToEnd) -> None:
             str(count),
             f"{seconds:.2f}",
             f"{1000 * seconds / e2e.indexed:.2f}",
+            f"{1000 * e2e.stage_cpu.get(stage, 0.0) / e2e.indexed:.2f}",
             f"{1000 * seconds / max(count, 1):.1f}",
         )
-    table.add_row("total", "", f"{total:.2f}", f"{1000 * total / e2e.indexed:.2f}", "")
+    cpu_total = sum(e2e.stage_cpu.values())
+    table.add_row(
+        "total",
+        "",
+        f"{total:.2f}",
+        f"{1000 * total / e2e.indexed:.2f}",
+        f"{1000 * cpu_total / e2e.indexed:.2f}",
+        "",
+    )
     out.print(table)
     tasks = sum(sum(r) for r in e2e.tasks.runtimes.values())
     out.print(
@@ -1438,7 +1474,8 @@ def print_ratios(e2e: EndToEnd | None, run: StageRun | None, workers: int) -> No
     )
     out.print(
         f"  post-NER hot path inside the workers (stories, document, translate, index, "
-        f"alerts): [bold]{e2e.post_ner_ms:.2f} ms/article[/bold]"
+        f"alerts): [bold]{e2e.post_ner_ms:.2f} ms/article[/bold] wall, of which "
+        f"{e2e.post_ner_cpu_ms:.2f} ms CPU (the rest waits for Redis, Elasticsearch or a core)"
     )
     print_projection(e2e, run)
 
