@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict
+from dataclasses import fields
 from typing import Any
 
 import redis
@@ -26,6 +26,10 @@ from elasticsearch import helpers
 
 from newswire.search.store import SearchStore
 from pipeline.entity_keys import EntityMention
+
+# Every mention field is a string or a tuple of strings: read directly (asdict deep-copies each
+# value, ~0.3 ms per article for ~14 mentions).
+_MENTION_FIELDS = tuple(f.name for f in fields(EntityMention))
 
 # ARGV[1] prefix, ARGV[2] JSON [{doc, at, lang, entities: [EntityMention…]}];
 # returns JSON [[[id, actor or false] per entity] per document].
@@ -104,7 +108,11 @@ class EntityStore:
                 "at": at,
                 "lang": lang,
                 "entities": [
-                    {**asdict(m), "learns": list(m.learns), "written": list(m.written)}
+                    {
+                        **{name: getattr(m, name) for name in _MENTION_FIELDS},
+                        "learns": list(m.learns),
+                        "written": list(m.written),
+                    }
                     for m in mentions
                 ],
             }
