@@ -11,6 +11,8 @@ Keys (all under `<prefix>:story:`, all expiring):
 * `x:<day>:<shard>`: hash of evidence token (a specific number or a name key) -> up to
   `evidence_cap` iids. A token carried by more texts that day becomes "*", a stop token: it no
   longer tells stories apart (a common name, a round figure), and it costs no candidates.
+* `seq`: the write sequence, bumped by every write; `seq:<call>`: the writes of one `assign`
+  call (kept an hour). A fence carries both as its read saw them.
 
 Band and evidence hashes are split into shards so each stays small enough for Redis' compact
 listpack encoding (hash-max-listpack-entries); see bench/bench_cluster.py for the memory figures.
@@ -18,7 +20,8 @@ listpack encoding (hash-max-listpack-entries); see bench/bench_cluster.py for th
 Atomicity: the decision which story an article joins is taken in Python (pipeline.cluster.decide)
 on candidates read by one run of the Lua script and written by a second run, which first checks
 that nothing the first run read has changed since: it compares a SHA-1 of every slot read (the
-"fence"). If something has, another worker (or an earlier article of the same batch) has just
+"fence"; when the write sequence has moved by no more than the call's own writes since, nobody
+else wrote and the commit skips that read). If something has, another worker (or an earlier article of the same batch) has just
 written a candidate this article should have seen; the failed commit returns the candidates as
 they are now, in the same run, and the article is decided again. So concurrent workers reach the
 stories one worker would have reached in some serial order (tests/integration/test_stories.py
@@ -32,6 +35,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import secrets
 import time
 import zlib
 from collections.abc import Callable, Sequence
@@ -60,9 +64,15 @@ local prefix, day = ARGV[7], tonumber(ARGV[8])
 local first_day, last_day = day - tonumber(ARGV[9]), day + tonumber(ARGV[10])
 local lsh_shards = tonumber(ARGV[11])
 local bands, tokens, fence = ARGV[12], ARGV[13], ARGV[14]
+-- Every write bumps the write sequence, and the writes of one assign() call (ARGV[16]) their own
+-- counter too. A fence carries both as they were at its read: if the sequence has moved by no
+-- more than the call's own writes since, nobody else wrote, and the commit needs no read again.
+local seq_key, ours_key = prefix .. ':seq', prefix .. ':seq:' .. ARGV[16]
 
 local existing = redis.call('GET', KEYS[1])
 if existing then return {'done', existing} end
+local seq_now = tonumber(redis.call('GET', seq_key) or '0')
+local ours_now = tonumber(redis.call('GET', ours_key) or '0')
 
 -- The slots this text reads: its band keys and evidence tokens in every day of the window.
 local slots = {}
@@ -77,11 +87,19 @@ for d = first_day, last_day do
   end
 end
 
+local fence_digest, fence_seq, fence_ours = string.match(fence, '^(%x*)|(%d+)|(%d+)$')
+local unchanged = mode == 'commit' and fence_seq ~= nil
+  and seq_now - tonumber(fence_seq) == ours_now - tonumber(fence_ours)
+
 local observed = {}
 for i, slot in ipairs(slots) do
-  observed[i] = redis.call('HGET', slot[1], slot[2]) or ''
+  -- Unchanged: only the slots this text writes are needed (as they are now, for the write).
+  if not unchanged or slot[4] then
+    observed[i] = redis.call('HGET', slot[1], slot[2]) or ''
+  end
 end
-local digest = redis.sha1hex(table.concat(observed, '\\n'))
+local digest = ''
+if not unchanged then digest = redis.sha1hex(table.concat(observed, '\\n')) end
 
 local function write()
   local member = ',' .. iid .. ','
@@ -102,9 +120,19 @@ local function write()
     end
   end
   redis.call('SET', KEYS[1], record, 'EX', record_ttl)
+  redis.call('INCR', seq_key)
+  redis.call('EXPIRE', seq_key, part_ttl)
+  if ARGV[16] ~= '' then
+    redis.call('INCR', ours_key)
+    redis.call('EXPIRE', ours_key, 3600)
+  end
 end
 
 if mode == 'force' then
+  write()
+  return {'ok'}
+end
+if unchanged then
   write()
   return {'ok'}
 end
@@ -114,7 +142,7 @@ if mode == 'commit' then
   -- Their ids are taken out of what is there now, which gives back what was read if nobody
   -- else wrote meanwhile.
   local fenced = digest
-  if ARGV[15] ~= '' then
+  if ARGV[15] ~= '' and fence_digest ~= digest then
     local ours, before = {}, {}
     for id in string.gmatch(ARGV[15], '%S+') do ours[id] = true end
     for i, slot in ipairs(slots) do
@@ -132,7 +160,7 @@ if mode == 'commit' then
     end
     fenced = redis.sha1hex(table.concat(before, '\\n'))
   end
-  if fenced == fence then
+  if fenced == fence_digest then
     write()
     return {'ok'}
   end
@@ -171,7 +199,7 @@ table.sort(by_evidence, function(a, b)
 end)
 for i = 1, math.min(#by_evidence, 10) do order[#order + 1] = by_evidence[i][1] end
 
-local reply = {'candidates', digest}
+local reply = {'candidates', digest .. '|' .. seq_now .. '|' .. ours_now}
 for _, id in ipairs(order) do
   local candidate = redis.call('GET', prefix .. ':r:' .. id)
   if candidate then reply[#reply + 1] = candidate end
@@ -229,6 +257,7 @@ class StoryStore:
         record: str,
         fence: str = "",
         ours: Sequence[str] = (),
+        batch: str = "",
     ) -> None:
         day = int(now // DAY_SECONDS)
         tokens = " ".join(
@@ -253,6 +282,7 @@ class StoryStore:
             tokens,
             fence,
             " ".join(ours),
+            batch,
         ]
         self._script(keys=[self.record_key(fp.iid)], args=args, client=pipe)
 
@@ -273,6 +303,8 @@ class StoryStore:
         # One clock reading for the whole batch: a commit's fence is a digest of the day
         # partitions its query read, so both must look at the same days.
         now = self.clock()
+        # Names this call's writes in the script's counters (see _SCRIPT).
+        batch = secrets.token_hex(8)
         keys = [_slot_keys(fp) for fp in fingerprints]
         sequence = itertools.count()
         read_at: dict[int, int] = {}
@@ -281,7 +313,7 @@ class StoryStore:
         pipe = self.client.pipeline(transaction=False)
         entries: list[tuple[int, Assignment | None, int]] = []
         for i, fp in enumerate(fingerprints):
-            self._call(pipe, "query", fp, now, encode_record(fp, _new(fp)))
+            self._call(pipe, "query", fp, now, encode_record(fp, _new(fp)), batch=batch)
             entries.append((i, None, next(sequence)))
         replies = pipe.execute()
         attempt = 0
@@ -322,12 +354,13 @@ class StoryStore:
                     encode_record(fp, assignment),
                     digest,
                     [fingerprints[j].iid for j in ours],
+                    batch,
                 )
                 entries.append((i, assignment, next(sequence)))
                 tentative[i] = _as_candidate(fp, assignment)
             for i in deferred:
                 fp = fingerprints[i]
-                self._call(pipe, "query", fp, now, encode_record(fp, _new(fp)))
+                self._call(pipe, "query", fp, now, encode_record(fp, _new(fp)), batch=batch)
                 entries.append((i, None, next(sequence)))
             replies = pipe.execute()
         return [r if r is not None else _unreachable() for r in results]

@@ -16,7 +16,7 @@ from newswire.search.store import SearchStore
 from newswire.settings import Settings
 from newswire.stories import service as stories
 from newswire.stories.store import StoryStore
-from pipeline.cluster import ClusterConfig, fingerprint
+from pipeline.cluster import ClusterConfig, Fingerprint, fingerprint
 from pipeline.dedup import dedup_keys
 from pipeline.models import Article
 from pipeline.rules import AlertRule, alert_id
@@ -193,3 +193,67 @@ def test_a_source_write_that_meets_a_changed_article_merges_into_the_change(
     assert document is not None
     assert sorted(s["feed_id"] for s in document["sources"]) == ["race-a", "race-b", "race-c"]
     assert story_store.parked_sources([doc_id]) == {}
+
+
+class _Overtaken(StoryStore):
+    """A story store whose batch is overtaken: another worker records `rival` between this
+    batch's read and its commit."""
+
+    def __init__(self, client: Any, prefix: str, rival: Fingerprint) -> None:
+        super().__init__(client, prefix)
+        self.rival = rival
+        self.modes: list[str] = []
+
+    def _call(self, pipe: Any, mode: str, *args: Any, **kwargs: Any) -> None:
+        self.modes.append(mode)
+        if mode == "commit" and self.modes.count("commit") == 1:
+            StoryStore(self.client, self.prefix.removesuffix(":story")).assign(
+                [self.rival], ClusterConfig()
+            )
+        super()._call(pipe, mode, *args, **kwargs)
+
+
+def _names_text(doc_id: str, topic: int) -> Fingerprint:
+    cast = "Valery Gerasimov met Marco Rubio and Kaja Kallas in Vilnius on Tuesday."
+    return fingerprint(
+        doc_id=doc_id,
+        content_hash=f"h-{doc_id}",
+        title=f"Report {topic}",
+        body=f"{cast} " + " ".join(f"topic{topic}word{j} detail{j}x{topic}" for j in range(120)),
+        language="en",
+        published_at="2025-03-14T05:00:00+00:00",
+    )
+
+
+def test_a_story_commit_overtaken_by_another_worker_is_decided_again(
+    redis_store: RedisStore,
+) -> None:
+    prefix = f"overtaken-{RUN_ID}-{secrets.token_hex(2)}"
+    # `earlier` shares names with ours (a candidate, another story); the rival is our text's
+    # re-post, recorded by another worker after our read and before our commit.
+    earlier, ours, rival = (
+        _names_text("earlier", 1),
+        _names_text("ours", 2),
+        _names_text("rival", 2),
+    )
+    StoryStore(redis_store.client, prefix).assign([earlier], ClusterConfig())
+    store = _Overtaken(redis_store.client, prefix, rival)
+    [assignment] = store.assign([ours], ClusterConfig())
+    # The write sequence moved by a write not ours: the fence is checked, breaks, and the text
+    # is decided again on what is there now: it joins the rival's story.
+    assert store.modes == ["query", "commit", "commit"]
+    assert (assignment.story_id, assignment.method) != ("ours", "new")
+    assert assignment.story_id == "rival"
+
+
+def test_a_story_commit_nobody_overtook_is_written_on_its_first_decision(
+    redis_store: RedisStore,
+) -> None:
+    prefix = f"plain-{RUN_ID}-{secrets.token_hex(2)}"
+    earlier, ours = _names_text("earlier", 1), _names_text("ours", 2)
+    StoryStore(redis_store.client, prefix).assign([earlier], ClusterConfig())
+    store = _Overtaken(redis_store.client, prefix, _names_text("elsewhere", 3))
+    store.rival = earlier  # recorded already: the rival's run writes nothing
+    [assignment] = store.assign([ours], ClusterConfig())
+    assert store.modes == ["query", "commit"]
+    assert assignment.story_id == "ours"
