@@ -21,8 +21,9 @@ Atomicity: the decision which story an article joins is taken in Python (pipelin
 on candidates read by one run of the Lua script and written by a second run, which first checks
 that nothing the first run read has changed since: it compares a SHA-1 of every slot read (the
 "fence"; when the write sequence has moved by no more than the call's own writes since, nobody
-else wrote and the commit skips that read). If something has, another worker (or an earlier article of the same batch) has just
-written a candidate this article should have seen; the failed commit returns the candidates as
+else wrote and the commit skips that read). If something has, another worker (or an earlier
+article of the same batch) has just written a candidate this article should have seen; the
+failed commit returns the candidates as
 they are now, in the same run, and the article is decided again. So concurrent workers reach the
 stories one worker would have reached in some serial order (tests/integration/test_stories.py
 races eight). An article with no candidates at all is written as a new story by the read run
