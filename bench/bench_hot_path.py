@@ -16,17 +16,19 @@ Everything runs under a unique index prefix and a claimed Redis database, droppe
 
 Run:
     .venv/bin/python bench/bench_hot_path.py --articles 800
+    .venv/bin/python bench/bench_hot_path.py --articles 800 --profile /tmp/hot.prof
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import cProfile
 import os
 import secrets
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +44,7 @@ from bench_pipeline import (  # noqa: E402
     feed_documents,
     flush_redis,
     generate_articles,
+    index_costs,
     machine_facts,
     setup_store,
     stage_parse,
@@ -70,11 +73,20 @@ def _redis_pid(client: Any) -> int | None:
     return pid if Path(f"/proc/{pid}").exists() else None
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--articles", type=int, default=800)
     parser.add_argument("--duplicate-share", type=float, default=0.1)
-    args = parser.parse_args()
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="write a cProfile of the measured batches here (figures then include its overhead)",
+    )
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
 
     run_id = secrets.token_hex(4)
     redis_base = os.environ.get("NEWSWIRE_REDIS_URL", "redis://127.0.0.1:6380/0").rsplit("/", 1)[0]
@@ -117,15 +129,20 @@ def main() -> None:
         STAGES.clear()
         es_pid, redis_pid = elasticsearch_pid(store), _redis_pid(redis_store.client)
         es0, redis0 = _process_cpu(es_pid), _process_cpu(redis_pid)
-        wall, cpu = time.perf_counter(), time.thread_time()
-        indexed = 0
-        for batch in batches[1:]:
-            report = service.process_batch(
-                batch, store=store, redis_store=redis_store, settings=settings
-            )
-            indexed += len(report.indexed)
-        wall, cpu = time.perf_counter() - wall, time.thread_time() - cpu
+        indexed, wall, cpu = _run_batches(
+            lambda batch: len(
+                service.process_batch(
+                    batch, store=store, redis_store=redis_store, settings=settings
+                ).indexed
+            ),
+            batches[1:],
+            args.profile,
+        )
         es_cpu, redis_cpu = _process_cpu(es_pid) - es0, _process_cpu(redis_pid) - redis0
+        # Let the merges the run started finish, so their cost is counted with the run's.
+        store.es.indices.refresh(index=settings.articles_alias)
+        time.sleep(2)
+        costs = index_costs(store)
     finally:
         store.drop_all()
         flush_redis(settings.redis_url, keep_claim=False)
@@ -138,6 +155,29 @@ def main() -> None:
         totals=(wall, cpu, es_cpu, redis_cpu),
         servers_seen=bool(es_pid and redis_pid),
     )
+    docs = costs["docs"] or 1
+    print(
+        f"articles index's own threads per document: indexing {costs['index_ms'] / docs:.2f}, "
+        f"refresh {costs['refresh_ms'] / docs:.2f}, merges {costs['merge_ms'] / docs:.2f} ms "
+        f"(+ {costs['merge_throttled_ms'] / docs:.2f} paused by the throttle); "
+        f"{costs['bytes'] / docs / 1024:.2f} KiB/article as left"
+    )
+
+
+def _run_batches(
+    process: Callable[[Any], int], batches: list[Any], profile: Path | None
+) -> tuple[int, float, float]:
+    """Articles indexed, wall and thread-CPU seconds of processing the batches in order."""
+    profiler = cProfile.Profile() if profile else None
+    wall, cpu = time.perf_counter(), time.thread_time()
+    indexed = 0
+    with profiler or contextlib.nullcontext():
+        for batch in batches:
+            indexed += process(batch)
+    wall, cpu = time.perf_counter() - wall, time.thread_time() - cpu
+    if profiler is not None and profile is not None:
+        profiler.dump_stats(profile)
+    return indexed, wall, cpu
 
 
 def report_figures(
