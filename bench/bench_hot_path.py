@@ -28,7 +28,7 @@ import os
 import secrets
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -50,18 +50,25 @@ from bench_pipeline import (  # noqa: E402
     stage_parse,
 )
 
-STAGES: dict[str, list[float]] = {}
 
+def stage_totals() -> dict[str, tuple[float, float]]:
+    """Wall and CPU seconds per stage so far in this process, from the metrics the stages
+    record themselves (newswire.metrics.timed)."""
+    from newswire.metrics import STAGE_CPU_SECONDS, STAGE_SECONDS
 
-@contextlib.contextmanager
-def _timed(stage: str) -> Iterator[None]:
-    wall, cpu = time.perf_counter(), time.thread_time()
-    try:
-        yield
-    finally:
-        totals = STAGES.setdefault(stage, [0.0, 0.0])
-        totals[0] += time.perf_counter() - wall
-        totals[1] += time.thread_time() - cpu
+    wall = {
+        sample.labels["stage"]: sample.value
+        for metric in STAGE_SECONDS.collect()
+        for sample in metric.samples
+        if sample.name.endswith("_sum")
+    }
+    cpu = {
+        sample.labels["stage"]: sample.value
+        for metric in STAGE_CPU_SECONDS.collect()
+        for sample in metric.samples
+        if sample.name.endswith("_total")
+    }
+    return {stage: (seconds, cpu.get(stage, 0.0)) for stage, seconds in wall.items()}
 
 
 def _process_cpu(pid: int | None) -> float:
@@ -121,12 +128,11 @@ def main() -> None:
             return [found[text] for _, text in pairs]
 
         service.extract_entities = known_entities  # type: ignore[assignment]
-        service.timed = _timed  # type: ignore[assignment]
         size = settings.batch_size
         batches = [articles[i : i + size] for i in range(0, len(articles), size)]
         # The first batch loads what loads lazily (MinHash tables, scripts); not counted.
         service.process_batch(batches[0], store=store, redis_store=redis_store, settings=settings)
-        STAGES.clear()
+        before = stage_totals()
         es_pid, redis_pid = elasticsearch_pid(store), _redis_pid(redis_store.client)
         es0, redis0 = _process_cpu(es_pid), _process_cpu(redis_pid)
         indexed, wall, cpu = _run_batches(
@@ -139,6 +145,13 @@ def main() -> None:
             args.profile,
         )
         es_cpu, redis_cpu = _process_cpu(es_pid) - es0, _process_cpu(redis_pid) - redis0
+        stages = {
+            stage: (
+                seconds - before.get(stage, (0.0, 0.0))[0],
+                cpu_s - before.get(stage, (0.0, 0.0))[1],
+            )
+            for stage, (seconds, cpu_s) in stage_totals().items()
+        }
         # Let the merges the run started finish, so their cost is counted with the run's.
         store.es.indices.refresh(index=settings.articles_alias)
         time.sleep(2)
@@ -153,6 +166,7 @@ def main() -> None:
         size=size,
         indexed=indexed,
         totals=(wall, cpu, es_cpu, redis_cpu),
+        stages=stages,
         servers_seen=bool(es_pid and redis_pid),
     )
     docs = costs["docs"] or 1
@@ -187,6 +201,7 @@ def report_figures(
     size: int,
     indexed: int,
     totals: tuple[float, float, float, float],
+    stages: dict[str, tuple[float, float]],
     servers_seen: bool,
 ) -> None:
     wall, cpu, es_cpu, redis_cpu = totals
@@ -195,7 +210,7 @@ def report_figures(
     print(f"{n} articles in {batches} batches of {size} ({indexed} indexed)")
     print(f"{'stage':<10} {'wall ms/article':>16} {'CPU ms/article':>15}")
     post_wall = post_cpu = 0.0
-    for stage, (seconds, stage_cpu) in sorted(STAGES.items(), key=lambda kv: -kv[1][0]):
+    for stage, (seconds, stage_cpu) in sorted(stages.items(), key=lambda kv: -kv[1][0]):
         print(f"{stage:<10} {1000 * seconds / n:>16.2f} {1000 * stage_cpu / n:>15.2f}")
         if stage not in PRE_NER_STAGES:
             post_wall, post_cpu = post_wall + seconds, post_cpu + stage_cpu
