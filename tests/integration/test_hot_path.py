@@ -135,13 +135,21 @@ def _own_text(token: str, feed_id: str) -> Article:
     )
 
 
+def _indexed_with_a_copy(
+    feed: str, settings: Settings, search_store: SearchStore, redis_store: RedisStore
+) -> tuple[str, Article, str]:
+    """Index an article of its own text from feed `<feed>-a`; give back its token, an exact
+    copy of it from `<feed>-b` (not processed yet) and the indexed article's id."""
+    token = secrets.token_hex(4)
+    original, copy = _own_text(token, f"{feed}-a"), _own_text(token, f"{feed}-b")
+    process_batch([original], store=search_store, redis_store=redis_store, settings=settings)
+    return token, copy, dedup_keys(original).doc_id
+
+
 def test_an_exact_copy_adds_its_source_in_the_batch_bulk_request(
     settings: Settings, search_store: SearchStore, redis_store: RedisStore
 ) -> None:
-    token = secrets.token_hex(4)
-    original, copy = _own_text(token, "copies-a"), _own_text(token, "copies-b")
-    process_batch([original], store=search_store, redis_store=redis_store, settings=settings)
-    doc_id = dedup_keys(original).doc_id
+    _, copy, doc_id = _indexed_with_a_copy("copies", settings, search_store, redis_store)
     single_writes: list[str] = []
     real_index = search_store.es.index
 
@@ -166,10 +174,7 @@ def test_an_exact_copy_adds_its_source_in_the_batch_bulk_request(
 def test_a_source_write_that_meets_a_changed_article_merges_into_the_change(
     settings: Settings, search_store: SearchStore, redis_store: RedisStore
 ) -> None:
-    token = secrets.token_hex(4)
-    original, copy = _own_text(token, "race-a"), _own_text(token, "race-b")
-    process_batch([original], store=search_store, redis_store=redis_store, settings=settings)
-    doc_id = dedup_keys(original).doc_id
+    token, copy, doc_id = _indexed_with_a_copy("race", settings, search_store, redis_store)
     story_store = stories.story_store_for(redis_store, settings)
     keys = [dedup_keys(copy)]
     claims = redis_store.claim(keys, ttl_seconds=3600)
