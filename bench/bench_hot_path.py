@@ -71,6 +71,15 @@ def stage_totals() -> dict[str, tuple[float, float]]:
     return {stage: (seconds, cpu.get(stage, 0.0)) for stage, seconds in wall.items()}
 
 
+def stage_totals_since(before: dict[str, tuple[float, float]]) -> dict[str, tuple[float, float]]:
+    """Wall and CPU seconds per stage since `before` (an earlier stage_totals())."""
+    stages = {}
+    for stage, (wall, cpu) in stage_totals().items():
+        wall_before, cpu_before = before.get(stage, (0.0, 0.0))
+        stages[stage] = (wall - wall_before, cpu - cpu_before)
+    return stages
+
+
 def _process_cpu(pid: int | None) -> float:
     return cpu_seconds(pid) if pid is not None else 0.0
 
@@ -145,13 +154,7 @@ def main() -> None:
             args.profile,
         )
         es_cpu, redis_cpu = _process_cpu(es_pid) - es0, _process_cpu(redis_pid) - redis0
-        stages = {
-            stage: (
-                seconds - before.get(stage, (0.0, 0.0))[0],
-                cpu_s - before.get(stage, (0.0, 0.0))[1],
-            )
-            for stage, (seconds, cpu_s) in stage_totals().items()
-        }
+        stages = stage_totals_since(before)
         # Let the merges the run started finish, so their cost is counted with the run's.
         store.es.indices.refresh(index=settings.articles_alias)
         time.sleep(2)

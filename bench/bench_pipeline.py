@@ -1486,7 +1486,7 @@ def print_ratios(e2e: EndToEnd | None, run: StageRun | None, workers: int) -> No
         f"[bold]{e2e.indexed / max(workers_cpu, 1e-9) / bare.cpu_rate:.2f}[/bold]; end to end / "
         f"(bare NER per CPU second x {workers}) = {e2e.rate / (bare.cpu_rate * workers):.2f}"
     )
-    _print_same_window_ratio(e2e, run, workers)
+    _print_same_window_ratio(e2e, _ner_stage(run), bare, workers)
     out.print(
         f"  post-NER hot path inside the workers (stories, document, translate, index, "
         f"alerts): [bold]{e2e.post_ner_ms:.2f} ms/article[/bold] wall, of which "
@@ -1495,7 +1495,7 @@ def print_ratios(e2e: EndToEnd | None, run: StageRun | None, workers: int) -> No
     print_projection(e2e, run)
 
 
-def _print_same_window_ratio(e2e: EndToEnd, run: StageRun, workers: int) -> None:
+def _print_same_window_ratio(e2e: EndToEnd, ner: Stage, bare: Stage, workers: int) -> None:
     """The NER bound taken from the end-to-end window itself.
 
     The bare-NER rate above is measured minutes apart from the end-to-end run, and on a shared
@@ -1503,13 +1503,11 @@ def _print_same_window_ratio(e2e: EndToEnd, run: StageRun, workers: int) -> None
     per article within five minutes (host load we cannot see), so that ratio moves by +-20%
     between runs with no change of ours. Here the bound is what NER cost inside the workers
     during the run (their `entities` stage CPU, scaled by bare spaCy / extract_entities from the
-    standalone stages, measured back to back), and it is set against all the CPU the product
+    standalone stages, measured interleaved), and it is set against all the CPU the product
     spent in the same window: workers, Elasticsearch and Redis. On a CPU-bound machine the
     end-to-end rate is that share of the NER-only rate.
     """
     entities_cpu = e2e.stage_cpu.get("entities", 0.0)
-    ner = next(s for s in run.stages if s.name.startswith("NER"))
-    bare = next(s for s in run.stages if s.reference)
     if not entities_cpu or not ner.cpu_seconds or not bare.cpu_seconds:
         return
     bound_ms = 1000 * entities_cpu * (bare.cpu_seconds / ner.cpu_seconds) / e2e.indexed
@@ -1549,8 +1547,12 @@ def print_projection(e2e: EndToEnd, run: StageRun) -> None:
         )
 
 
+def _ner_stage(run: StageRun) -> Stage:
+    return next(s for s in run.stages if s.name.startswith("NER"))
+
+
 def _ner_ms(run: StageRun) -> float:
-    return next(s.ms for s in run.stages if s.name.startswith("NER"))
+    return _ner_stage(run).ms
 
 
 # --------------------------------------------------------------------------------------------

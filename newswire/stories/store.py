@@ -23,13 +23,13 @@ that nothing the first run read has changed since: it compares a SHA-1 of every 
 "fence"; when the write sequence has moved by no more than the call's own writes since, nobody
 else wrote and the commit skips that read). If something has, another worker (or an earlier
 article of the same batch) has just written a candidate this article should have seen; the
-failed commit returns the candidates as
-they are now, in the same run, and the article is decided again. So concurrent workers reach the
-stories one worker would have reached in some serial order (tests/integration/test_stories.py
-races eight). An article with no candidates at all is written as a new story by the read run
-itself: one round trip in the common case. The script derives its hash keys from the band keys
-and tokens it is given (passing ~100 key names per article cost more than the script itself), so
-the story state must live on one Redis, not across a cluster's hash slots.
+failed commit returns the candidates as they are now, in the same run, and the article is
+decided again. So concurrent workers reach the stories one worker would have reached in some
+serial order (tests/integration/test_stories.py races eight). An article with no candidates at
+all is written as a new story by the read run itself: one round trip in the common case. The
+script derives its hash keys from the band keys and tokens it is given (passing ~100 key names
+per article cost more than the script itself), so the story state must live on one Redis, not
+across a cluster's hash slots.
 """
 
 from __future__ import annotations
